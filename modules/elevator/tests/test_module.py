@@ -1,0 +1,9 @@
+from trytond.tests.test_tryton import ModuleTestCase
+
+
+class ElevatorTestCase(ModuleTestCase):
+    "Test Elevator module"
+    module = 'elevator'
+
+
+del ModuleTestCase

@@ -1,0 +1,1 @@
+"Non-ORM code of the Putian elevator platform: CLI, bridge, simulator, renderers."
