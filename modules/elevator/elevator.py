@@ -3,12 +3,14 @@ import datetime as dt
 import secrets
 
 from sql import Literal, Null
-from sql.conditionals import Case
+from sql.conditionals import Case, Coalesce
+from sql.operators import Concat
 
 from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import ValidationError
+from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.report import Report
@@ -241,7 +243,7 @@ class Elevator(CoordinatesMixin, Workflow, ModelSQL, ModelView):
         "1 per elevator: what the graph views add up."
         return {e.id: 1 for e in elevators}
 
-    @fields.depends('place', '_parent_place.region',
+    @fields.depends('place', 'latitude', 'longitude', '_parent_place.region',
         '_parent_place.category', '_parent_place.latitude',
         '_parent_place.longitude', '_parent_place.property_company')
     def on_change_place(self):
@@ -355,15 +357,14 @@ class Elevator(CoordinatesMixin, Workflow, ModelSQL, ModelView):
         ancestor = Region.__table__()
         cursor = Transaction().connection.cursor()
         district = region.join(ancestor,
-            condition=region.path.like(ancestor.path + '%')
+            condition=region.path.like(Concat(ancestor.path, '%'))
             ).select(ancestor.id,
             where=(region.id == table.region)
             & ancestor.level.in_(['district', 'zone']),
             limit=1)
-        for sub in _chunks(ids):
-            where = table.id.in_(sub) if sub is not None else Literal(True)
-            cursor.execute(*table.update([table.district], [district],
-                    where=where))
+        where = _ids_where(table, ids)
+        cursor.execute(*table.update([table.district], [district],
+                where=where))
 
     @classmethod
     def flag_inspections(cls, ids=None, today=None):
@@ -382,14 +383,10 @@ class Elevator(CoordinatesMixin, Workflow, ModelSQL, ModelView):
             (table.next_inspection_date < today, 'overdue'),
             (table.next_inspection_date <= soon, 'due_soon'),
             else_='ok')
-        for sub in _chunks(ids):
-            where = status != Case(
-                (table.inspection_status == Null, ''),
-                else_=table.inspection_status)
-            if sub is not None:
-                where &= table.id.in_(sub)
-            cursor.execute(*table.update([table.inspection_status], [status],
-                    where=where))
+        where = _ids_where(table, ids) & (status != Coalesce(
+                table.inspection_status, ''))
+        cursor.execute(*table.update([table.inspection_status], [status],
+                where=where))
 
     @classmethod
     def cron_flag_inspections(cls):
@@ -430,13 +427,12 @@ def _invalidate_cache(Model, ids):
                 model_cache.pop(id_, None)
 
 
-def _chunks(ids):
+def _ids_where(table, ids):
+    "Condition on table.id for ids (None: every row)."
     if ids is None:
-        yield None
-        return
-    size = Transaction().database.IN_MAX
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
+        return Literal(True)
+    # 'in' of the ORM sends one array parameter on PostgreSQL.
+    return SQL_OPERATORS['in'](table.id, ids)
 
 
 class IdCard(Report):

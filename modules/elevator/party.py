@@ -3,6 +3,10 @@ from trytond.model import fields
 from trytond.pool import PoolMeta
 from trytond.pyson import Eval, Not
 
+# The party module stores the unified social credit code (GB 32100-2015,
+# stdnum.cn.uscc) under the generic tax identifier name of China.
+USCC_TYPE = 'cn_vat'
+
 ROLES = [
     'is_user_unit', 'is_maintenance_unit', 'is_manufacturer',
     'is_inspection_agency', 'is_property_company', 'is_investor']
@@ -38,13 +42,13 @@ class Party(metaclass=PoolMeta):
 
     def get_uscc(self, name):
         for identifier in self.identifiers:
-            if identifier.type == 'cn_uscc':
+            if identifier.type == USCC_TYPE:
                 return identifier.code
 
     @classmethod
     def search_uscc(cls, name, clause):
         _, operator, operand, *extra = clause
         return [('identifiers', 'where', [
-                    ('type', '=', 'cn_uscc'),
+                    ('type', '=', USCC_TYPE),
                     ('code', operator, operand, *extra),
                     ])]

@@ -1,0 +1,26 @@
+# The three commands of the platform; each does its own set-up.
+.PHONY: demo test bench venv services sao browser stop-demo
+
+demo: venv sao
+	scripts/demo.sh
+
+test: venv services sao browser
+	scripts/run-tests.sh
+
+bench: venv services
+	scripts/run-bench.sh
+
+venv:
+	scripts/setup-venv.sh
+
+services:
+	scripts/ensure-services.sh
+
+sao:
+	scripts/setup-sao.sh
+
+browser:
+	scripts/ensure-browser.sh
+
+stop-demo:
+	scripts/demo.sh stop
