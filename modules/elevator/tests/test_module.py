@@ -1,7 +1,9 @@
 from trytond.tests.test_tryton import ModuleTestCase
 
+from .tools import LocaleTestMixin
 
-class ElevatorTestCase(ModuleTestCase):
+
+class ElevatorTestCase(LocaleTestMixin, ModuleTestCase):
     "Test Elevator module"
     module = 'elevator'
 
