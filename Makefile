@@ -1,10 +1,10 @@
 # The three commands of the platform; each does its own set-up.
-.PHONY: demo test bench venv services sao browser stop-demo
+.PHONY: demo test bench venv services sao browser packages demo-packages stop-demo
 
-demo: venv sao
+demo: venv sao demo-packages
 	scripts/demo.sh
 
-test: venv services sao browser
+test: venv services sao browser packages
 	scripts/run-tests.sh
 
 bench: venv services
@@ -21,6 +21,12 @@ sao:
 
 browser:
 	scripts/ensure-browser.sh
+
+packages:
+	scripts/ensure-packages.sh test
+
+demo-packages:
+	scripts/ensure-packages.sh demo
 
 stop-demo:
 	scripts/demo.sh stop

@@ -6,6 +6,7 @@ from sql import Literal, Null
 from sql.conditionals import Case, Coalesce
 from sql.operators import Concat
 
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
@@ -443,6 +444,11 @@ class IdCard(Report):
     def _execute(cls, records, header, data, action):
         # Rendered with reportlab rather than a relatorio template: the card
         # needs a QR code and an embedded CJK font.
+        from elevator_platform.reports.fonts import CJKFontNotFound
         from elevator_platform.reports.idcard import render_id_cards
         Configuration = Pool().get('elevator.configuration')
-        return 'pdf', render_id_cards(records, Configuration(1))
+        try:
+            return 'pdf', render_id_cards(records, Configuration(1))
+        except CJKFontNotFound as exception:
+            raise UserError(gettext('elevator.msg_report_font_missing',
+                    detail=str(exception))) from exception
