@@ -1,0 +1,1 @@
+"MQTT bridge, HTTPS push ingestion, simulator and broker ACL of the IoT monitoring."
