@@ -1,0 +1,64 @@
+"Monitoring coverage per district against the yearly targets."
+import datetime as dt
+
+from sql import Literal, Null
+from sql.aggregate import Count
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+
+
+class Coverage(ModelSQL, ModelView):
+    "IoT Coverage per District"
+    __name__ = 'elevator.iot.coverage'
+
+    district = fields.Many2One('elevator.region', "District", readonly=True)
+    in_use = fields.Integer("Elevators in Use", readonly=True)
+    monitored = fields.Integer("Monitored", readonly=True,
+        help="Elevators in use with a device online in the last 7 days.")
+    share = fields.Float("Coverage (%)", digits=(5, 1), readonly=True)
+    target = fields.Function(fields.Float("Target (%)", digits=(5, 1)),
+        'get_target')
+    gap = fields.Function(fields.Float("Gap to Target (%)", digits=(5, 1)),
+        'get_gap')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('district', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Elevator = pool.get('elevator.elevator')
+        Device = pool.get('elevator.iot.device')
+        elevator = Elevator.__table__()
+        device = Device.__table__()
+        since = dt.datetime.now() - dt.timedelta(days=7)
+        monitored = device.select(device.elevator,
+            where=(device.last_seen >= since) & (device.state != 'retired'),
+            group_by=[device.elevator])
+        query = elevator.join(monitored, 'LEFT',
+            condition=monitored.elevator == elevator.id
+            ).select(
+                elevator.district.as_('id'),
+                elevator.district.as_('district'),
+                Count(Literal('*')).as_('in_use'),
+                Count(monitored.elevator).as_('monitored'),
+                (Count(monitored.elevator) * 100.0
+                    / Count(Literal('*'))).as_('share'),
+                where=(elevator.state == 'in_use')
+                & (elevator.district != Null),
+                group_by=[elevator.district])
+        return query
+
+    @classmethod
+    def get_target(cls, records, name):
+        Target = Pool().get('elevator.iot.coverage.target')
+        target = Target.target_for(dt.date.today().year)
+        return {r.id: target for r in records}
+
+    def get_gap(self, name):
+        if self.target is None:
+            return None
+        return max(self.target - (self.share or 0), 0)
