@@ -50,6 +50,8 @@ class Status(ModelSQL, ModelView):
     region = fields.Function(fields.Many2One('elevator.region', "Region"),
         'get_elevator_field', searcher='search_elevator_field')
     online = fields.Boolean("Online", readonly=True)
+    status_time = fields.Timestamp("Status Changed", readonly=True,
+        help="Time of the last online/offline message of the device.")
     collect_time = fields.Timestamp("Collected", readonly=True)
     updated_at = fields.Timestamp("Received", readonly=True)
     service_mode = fields.Selection(SERVICE_MODES, "Service Mode",

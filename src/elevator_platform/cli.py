@@ -11,6 +11,7 @@ import sys
 COMMANDS = [
     'importer',
     'demo_data',
+    'iot.bridge',
     ]
 
 
