@@ -120,7 +120,49 @@ def load_demo(pool, elevators=2000, seed=1, progress=None, today=None):
         world.registry_rows())
     ensure_inspections(pool, world)
     transaction.commit()
+    load_module_demos(pool, world)
     return world, result
+
+
+# Demo data of the other modules, in dependency order: the module, the
+# model whose records show that its demo data is already there, and the
+# generator elevator_platform.demo_<module>.generate(pool, rng, elevators).
+MODULE_DEMOS = [
+    ('elevator_iot', 'elevator.iot.device'),
+    ('elevator_maintenance', 'elevator.maintenance.contract'),
+    ('elevator_rescue', 'elevator.rescue.ticket'),
+    ('elevator_public', 'elevator.public.feedback'),
+    ('elevator_subsidy', 'elevator.subsidy.program'),
+    ]
+
+
+def load_module_demos(pool, world):
+    """Run the demo generator of every activated module whose data is not
+    there yet (a second run adds nothing), committing after each."""
+    import importlib
+
+    from trytond.transaction import Transaction
+    Module = pool.get('ir.module')
+    Elevator = pool.get('elevator.elevator')
+    activated = {m.name for m in Module.search([('state', '=', 'activated')])}
+    elevators = None
+    for index, (module, marker) in enumerate(MODULE_DEMOS):
+        if module not in activated:
+            continue
+        if pool.get(marker).search([], limit=1):
+            continue
+        name = f'elevator_platform.demo_{module}'
+        try:
+            generator = importlib.import_module(name)
+        except ModuleNotFoundError as exception:
+            if exception.name != name:
+                raise
+            continue
+        if elevators is None:
+            elevators = Elevator.search([], order=[('id', 'ASC')])
+        generator.generate(pool,
+            random.Random(world.seed * 104729 + index), elevators)
+        Transaction().commit()
 
 
 def ensure_regions(pool, regions):
