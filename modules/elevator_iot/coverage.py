@@ -1,7 +1,7 @@
 "Monitoring coverage per district against the yearly targets."
 import datetime as dt
 
-from sql import Literal, Null
+from sql import Null
 from sql.aggregate import Count
 
 from trytond.model import ModelSQL, ModelView, fields
@@ -16,7 +16,8 @@ class Coverage(ModelSQL, ModelView):
     in_use = fields.Integer("Elevators in Use", readonly=True)
     monitored = fields.Integer("Monitored", readonly=True,
         help="Elevators in use with a device online in the last 7 days.")
-    share = fields.Float("Coverage (%)", digits=(5, 1), readonly=True)
+    share = fields.Function(fields.Float("Coverage (%)", digits=(5, 1)),
+        'get_share')
     target = fields.Function(fields.Float("Target (%)", digits=(5, 1)),
         'get_target')
     gap = fields.Function(fields.Float("Gap to Target (%)", digits=(5, 1)),
@@ -43,14 +44,16 @@ class Coverage(ModelSQL, ModelView):
             ).select(
                 elevator.district.as_('id'),
                 elevator.district.as_('district'),
-                Count(Literal('*')).as_('in_use'),
+                Count(elevator.id).as_('in_use'),
                 Count(monitored.elevator).as_('monitored'),
-                (Count(monitored.elevator) * 100.0
-                    / Count(Literal('*'))).as_('share'),
                 where=(elevator.state == 'in_use')
                 & (elevator.district != Null),
                 group_by=[elevator.district])
         return query
+
+    def get_share(self, name):
+        if self.in_use:
+            return round(self.monitored * 100.0 / self.in_use, 1)
 
     @classmethod
     def get_target(cls, records, name):
