@@ -18,9 +18,16 @@ for file in modules/*/tests/test_*.py; do
     module=$(basename "$(dirname "$(dirname "$file")")")
     tests+=("trytond.modules.$module.tests.$(basename "$file" .py)")
 done
+# Both suites always run, so that a failure in one does not hide the
+# other's; the exit status is non-zero if either failed.
+status=0
 echo "==> module tests on PostgreSQL (${#tests[@]} test files)"
-.venv/bin/python -m unittest "${tests[@]}"
+.venv/bin/python -m unittest "${tests[@]}" || status=1
 if compgen -G "tests/test_*.py" >/dev/null; then
     echo "==> cross-module tests"
-    .venv/bin/python -m pytest -p no:cacheprovider "$@" tests
+    .venv/bin/python -m pytest -p no:cacheprovider "$@" tests || status=1
 fi
+if [ "$status" != 0 ]; then
+    echo "==> FAILED" >&2
+fi
+exit "$status"
