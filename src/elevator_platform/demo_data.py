@@ -133,6 +133,7 @@ MODULE_DEMOS = [
     ('elevator_rescue', 'elevator.rescue.ticket'),
     ('elevator_public', 'elevator.public.feedback'),
     ('elevator_subsidy', 'elevator.subsidy.program'),
+    ('elevator_assessment', 'elevator.assessment.district'),
     ]
 
 
