@@ -8,7 +8,30 @@ from trytond.tests.test_tryton import with_transaction
 
 
 class LocaleTestMixin:
-    "Every translatable string of the module has a zh_CN translation."
+    """Checks every module of the platform passes: its zh_CN translation
+    is complete and its views can be drawn by the sao web client."""
+
+    @with_transaction()
+    def test_tree_views_sao_columns(self):
+        "sao has no list column for date-times: they need date/time widgets"
+        pool = Pool()
+        View = pool.get('ir.ui.view')
+        for view in View.search([
+                    ('module', '=', self.module),
+                    ('type', '=', 'tree'),
+                    ]):
+            Model = pool.get(view.model)
+            arch = Model.fields_view_get(view.id, 'tree')
+            fields_ = arch['fields']
+            import lxml.etree
+            tree = lxml.etree.fromstring(arch['arch'])
+            for element in tree.iter('field'):
+                name = element.get('name')
+                if fields_.get(name, {}).get('type') in {
+                        'datetime', 'timestamp'}:
+                    self.assertIn(element.get('widget'), {'date', 'time'},
+                        msg=f"{view.model} list view {view.name}: "
+                        f"field {name} needs widget=\"date\" or \"time\"")
 
     @with_transaction()
     def test_zh_cn_translation_complete(self):
