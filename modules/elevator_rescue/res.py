@@ -1,0 +1,13 @@
+"Escalation every minute (ir.cron)."
+from trytond.pool import PoolMeta
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('elevator.rescue.ticket|cron_escalate',
+                "Escalate Rescue Tickets"))
