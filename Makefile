@@ -30,3 +30,13 @@ demo-packages:
 
 stop-demo:
 	scripts/demo.sh stop
+
+# The production topology on this machine without containers (docker/):
+# gunicorn, trytond-cron, two trytond-worker, two bridges on PostgreSQL and
+# Mosquitto; settings in scripts/prod-local.sh.
+.PHONY: prod-local prod-local-stop
+prod-local: venv services sao
+	scripts/prod-local.sh
+
+prod-local-stop:
+	scripts/prod-local.sh stop

@@ -22,6 +22,9 @@ HOST=127.0.0.1
 PORT=8000
 URL="http://$HOST:$PORT/"
 PASSWORD=elevator-demo
+MQTT_PORT=${DEMO_MQTT_PORT:-1883}
+SIM_DEVICES=${DEMO_SIM_DEVICES:-50}
+SIM_RATE=${DEMO_SIM_RATE:-5}
 ADMIN_EMAIL=admin@example.com
 ELEVATORS=${DEMO_ELEVATORS:-2000}
 SEED=${DEMO_SEED:-1}
@@ -246,33 +249,47 @@ has_command() {     # has_command SUB: `elevator SUB` exists
 }
 
 start_optional_services() {
-    # Hook for the rest of the demo of DESIGN §5: the MQTT bridge and the
-    # device simulator, started when their `elevator` sub-commands exist,
-    # with a local Mosquitto when no broker answers on 1883. They read the
-    # same configuration and database as the server (-c trytond.conf
-    # -d demo, see elevator_platform.tryton_env).
+    # The rest of the demo of DESIGN §5: the MQTT bridge and a small device
+    # simulation, with an embedded broker (amqtt, `elevator broker`) where
+    # none answers on 1883. They read the same configuration and database
+    # as the server (-c trytond.conf -d demo, see elevator_platform.tryton_env)
+    # and are stopped by `scripts/demo.sh stop` like it.
     local name
     local started=()
-    if has_command bridge || has_command simulate; then
-        if ! listening 1883; then
-            if command -v mosquitto >/dev/null; then
-                start_bg mosquitto mosquitto -p 1883
-                started+=(mosquitto)
-            else
-                warn "no MQTT broker on 127.0.0.1:1883 and mosquitto is" \
-                    "not installed (scripts/ensure-services.sh installs it)"
-            fi
+    has_command bridge || return 0
+    if ! listening "$MQTT_PORT"; then
+        if ! alive broker; then
+            start_bg broker "$VENV/bin/elevator" broker --port "$MQTT_PORT"
+            started+=(broker)
+        fi
+        for _ in $(seq 1 100); do
+            listening "$MQTT_PORT" && break
+            alive broker || break
+            sleep 0.1
+        done
+        if listening "$MQTT_PORT"; then
+            say "no MQTT broker on $HOST:$MQTT_PORT: started the embedded one" \
+                "(amqtt, MQTT 3.1.1 only: the bridge uses a plain subscription)"
+        else
+            warn "no MQTT broker on $HOST:$MQTT_PORT and the embedded one did" \
+                "not start (see $LOG/broker.log): no bridge, no simulation"
+            return 0
         fi
     fi
-    for name in bridge simulate; do
-        if alive "$name"; then
-            continue
-        fi
-        if has_command "$name"; then
-            start_bg "$name" "$VENV/bin/elevator" "$name" -c "$CONF" -d "$DB"
-            started+=("$name")
-        fi
-    done
+    if ! alive bridge; then
+        start_bg bridge "$VENV/bin/elevator" bridge -c "$CONF" -d "$DB" \
+            --port "$MQTT_PORT" --client-id elevator-bridge-demo
+        started+=(bridge)
+    fi
+    # The devices of the demo data talk: SIM_DEVICES of them, SIM_RATE
+    # messages/s together, for a day at most; each logs in with its serial
+    # and the demo password.
+    if has_command simulate && ! alive simulate; then
+        start_bg simulate "$VENV/bin/elevator" simulate -c "$CONF" -d "$DB" \
+            --port "$MQTT_PORT" --devices "$SIM_DEVICES" --rate "$SIM_RATE" \
+            --duration 86400 --password "$PASSWORD" --report 300
+        started+=(simulate)
+    fi
     if [ ${#started[@]} -gt 0 ]; then
         say "started: ${started[*]} (logs in $LOG/)"
     fi

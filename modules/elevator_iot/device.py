@@ -10,6 +10,7 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
+from elevator_platform.iot.ingest import returned
 from elevator_platform.iot.passwords import hash_password
 
 from .res import notify_district_regulators
@@ -58,7 +59,10 @@ class Device(Workflow, ModelSQL, ModelView):
             "Retention Too Short",
             help="Recordings must be kept at least a month."),
         'get_retention_warning', searcher='search_retention_warning')
-    password_hash = fields.Char("Password Hash", readonly=True)
+    # Lazy: only the administrator may read it (field access), so clients
+    # reading a device's eager fields (proteus, exports) must not ask it.
+    password_hash = fields.Char("Password Hash", readonly=True,
+        loading='lazy')
     password = fields.Function(fields.Char("Password",
             help="Set to give the device new MQTT credentials; only a hash "
             "is stored."),
@@ -199,7 +203,7 @@ class Device(Workflow, ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.update([table.state], ['offline'],
                 where=(table.state == 'online') & (table.last_seen < limit),
-                returning=[table.id, table.elevator]))
+                returning=returned('id', 'elevator')))
         changed = cursor.fetchall()
         Status.set_offline([e for _, e in changed if e])
         return [i for i, _ in changed]

@@ -12,6 +12,11 @@ COMMANDS = [
     'importer',
     'demo_data',
     'iot.bridge',
+    'iot.broker_acl',
+    'iot.simulator',
+    'iot.embedded_broker',
+    'backup',
+    'report_cli',
     ]
 
 

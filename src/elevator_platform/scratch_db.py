@@ -1,5 +1,5 @@
-"""Throw-away PostgreSQL databases with the `elevator` module, for the
-cross-module tests and the benchmarks.
+"""Throw-away PostgreSQL databases with the `elevator` module (or other
+modules), for the cross-module tests and the benchmarks.
 
 A database is made the way the demo makes its own: an empty UTF-8 database,
 then `trytond-admin -u elevator --activate-dependencies -l zh_CN`, run in a
@@ -36,9 +36,10 @@ def admin_sql(statement):
         conn.execute(statement)
 
 
-def create_database(name, template=None, lang='zh_CN'):
-    """Create database `name` with the module elevator activated, or as a
-    copy of `template` (much faster)."""
+def create_database(name, template=None, lang='zh_CN',
+        modules=('elevator',)):
+    """Create database `name` with `modules` (default: elevator) and their
+    dependencies activated, or as a copy of `template` (much faster)."""
     drop_database(name)
     if template:
         admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -52,7 +53,7 @@ def create_database(name, template=None, lang='zh_CN'):
         env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
         env.pop('TRYTOND_CONFIG', None)
         result = subprocess.run([str(bin_dir / 'trytond-admin'), '-d', name,
-                '-u', 'elevator', '--activate-dependencies', '-l', lang,
+                '-u', *modules, '--activate-dependencies', '-l', lang,
                 '--email', 'admin@example.com'],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=env, text=True)

@@ -2,23 +2,45 @@
 
 paho-mqtt, MQTT 5, QoS 1, persistent session (clean_start False with a
 session expiry), shared subscription `$share/elevator-bridge/elevator/v1/+/+`
-so that several bridges split the load. Messages are queued by paho's
-network thread and applied in batches by the main thread through
-`Ingestor`; a QoS 1 message is acknowledged only after the batch that
-carries it is committed. While the database is down the batch is retried
-with back-off and nothing is acknowledged, so the broker keeps (and on a
-restart of the bridge redelivers) every message: none is lost, and the
-idempotent ingestion makes a redelivery harmless.
+so that several bridges split the load. A QoS 1 message is acknowledged
+only after the batch that carries it is committed. While the database is
+down the batch is retried with back-off and nothing is acknowledged, so the
+broker keeps (and on a restart of the bridge redelivers) every message:
+none is lost, and the idempotent ingestion makes a redelivery harmless.
 
-Where the broker speaks only MQTT 3.1.1 (e.g. an embedded demo broker), the
+Two processes: this one speaks MQTT (paho's network thread queues the
+messages, the main thread hands them over in batches and acknowledges
+them), a worker process applies the batches through `Ingestor` and answers
+once they are committed. paho reads a message with several system calls,
+each giving up Python's interpreter lock: sharing a process with the
+database work, it waited for the lock at every one of them and the bridge
+handled a fraction of the traffic. The worker dies with the bridge.
+
+Where the broker speaks only MQTT 3.1.1 (e.g. the embedded demo broker), the
 bridge falls back to a plain subscription with a persistent session and
 says that only one bridge may run.
+
+The hand-over between paho's thread and the main thread is bounded: when
+the database falls behind a flood of QoS 0 messages, paho's thread waits
+(the broker then queues, or drops QoS 0 as MQTT allows) instead of piling
+up messages in memory. QoS 1 messages are bounded by the receive maximum
+the bridge announces.
+
+Deployment: the broker must keep what a bridge has not acknowledged while
+it is down or behind: Mosquitto's `max_queued_messages` (1000 by default)
+is too small for a stream of thousands of messages per second; set it to 0
+(no limit) or to what an outage of some minutes brings. Each bridge keeps
+its client id across restarts (`--client-id`, default `elevator-bridge`;
+a second bridge needs another one): the broker gives every session of the
+shared subscription its share of the messages, also a session whose bridge
+never comes back, which keeps them until the session expires.
 """
+import collections
+import datetime as dt
 import logging
+import multiprocessing
 import os
-import queue
 import signal
-import socket
 import threading
 import time
 
@@ -28,11 +50,17 @@ logger = logging.getLogger('elevator.bridge')
 
 TOPIC = 'elevator/v1/+/+'
 SHARED_GROUP = 'elevator-bridge'
+CLIENT_ID = 'elevator-bridge'
 SESSION_EXPIRY = 24 * 3600  # the broker keeps unacknowledged messages
 RECEIVE_MAXIMUM = 2000  # unacknowledged QoS 1 messages in flight
 BATCH_SIZE = 2000
 BATCH_WAIT = 0.05  # seconds to wait for a batch to fill
 MAX_BACKOFF = 30
+DB_MAX_BACKOFF = 10  # seconds between two tries while the database is down
+QUEUE_BATCHES = 2  # messages held in memory, in batches, before paho waits
+QUEUE_WAIT = 1.0  # seconds a QoS 0 message waits for room, then is dropped
+STATS_INTERVAL = 60
+WORKERS = 2  # processes applying batches, one batch each at a time
 
 
 def add_parser(subparsers):
@@ -48,12 +76,20 @@ def add_parser(subparsers):
             'ELEVATOR_MQTT_USERNAME'))
     parser.add_argument('--password', default=os.environ.get(
             'ELEVATOR_MQTT_PASSWORD'))
-    parser.add_argument('--client-id', default=None,
-        help="MQTT client id; keep it stable so that the persistent "
-        "session survives restarts (default: elevator-bridge-<host>)")
+    parser.add_argument('--client-id', default=os.environ.get(
+            'ELEVATOR_BRIDGE_CLIENT_ID', CLIENT_ID),
+        help="MQTT client id, the same at every restart so that the "
+        "persistent session resumes; each bridge its own "
+        f"(default: $ELEVATOR_BRIDGE_CLIENT_ID or {CLIENT_ID})")
     parser.add_argument('--protocol', choices=['auto', '5', '3.1.1'],
         default='auto')
     parser.add_argument('--batch-size', type=int, default=BATCH_SIZE)
+    parser.add_argument('--workers', type=int, default=None,
+        help="processes applying batches in parallel (default: "
+        f"{WORKERS} on PostgreSQL, 1 on SQLite)")
+    parser.add_argument('--stats', type=float, default=STATS_INTERVAL,
+        metavar='SECONDS', help="log the counters every SECONDS "
+        f"(default: {STATS_INTERVAL}; 0: never)")
     parser.add_argument('-v', '--verbose', action='store_true')
     parser.set_defaults(func=run)
 
@@ -64,36 +100,87 @@ def run(args):
         level=logging.DEBUG if args.verbose else logging.INFO,
         format='%(asctime)s %(name)s %(levelname)s %(message)s')
     configure(args.config)
+    workers = args.workers
+    if workers is None:
+        from trytond import backend
+        # SQLite (the demo) has one writer at a time.
+        workers = WORKERS if backend.name == 'postgresql' else 1
     bridge = Bridge(args.database, host=args.host, port=args.port,
         username=args.username, password=args.password,
         client_id=args.client_id, protocol=args.protocol,
-        batch_size=args.batch_size)
+        batch_size=args.batch_size, stats_interval=args.stats,
+        workers=workers)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
-    bridge.run()
-    return 0
+    return bridge.run()
+
+
+def faster_mqtt5_properties():
+    """paho 2.2 builds, for every MQTT 5 packet it reads, two tables of the
+    ~40 property names and types, and clears a parsed packet's properties
+    by looking each name up: for PUBLISH packets without any property (the
+    devices' messages) that was a third of the bridge's time per message.
+    Same class, same behaviour, the tables shared by all instances."""
+    from paho.mqtt import _packet
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    if _packet.Properties is not Properties:
+        return  # done already, or paho changed: leave it alone
+    template = Properties(PacketTypes.PUBLISH)
+    compressed = tuple(name.replace(' ', '') for name in template.names)
+
+    class SharedTablesProperties(Properties):
+        def __init__(self, packetType):
+            object.__setattr__(self, 'packetType', packetType)
+            object.__setattr__(self, 'types', template.types)
+            object.__setattr__(self, 'names', template.names)
+            object.__setattr__(self, 'properties', template.properties)
+
+        def clear(self):
+            values = self.__dict__
+            for name in compressed:
+                values.pop(name, None)
+
+    SharedTablesProperties.__name__ = 'Properties'
+    SharedTablesProperties.__qualname__ = 'Properties'
+    _packet.Properties = SharedTablesProperties
 
 
 class Bridge:
 
     def __init__(self, database, host='127.0.0.1', port=1883,
-            username=None, password=None, client_id=None, protocol='auto',
-            batch_size=BATCH_SIZE):
+            username=None, password=None, client_id=CLIENT_ID,
+            protocol='auto', batch_size=BATCH_SIZE,
+            stats_interval=STATS_INTERVAL, workers=WORKERS):
         self.database = database
         self.host = host
         self.port = port
         self.username = username
         self.password = password
-        self.client_id = client_id or (
-            f'elevator-bridge-{socket.gethostname()}')
+        self.client_id = client_id or CLIENT_ID
         self.protocol = protocol
         self.batch_size = batch_size
-        self.queue = queue.Queue()
+        self.stats_interval = stats_interval
+        # (paho message, received at (time.time()), connection generation)
+        self.queue = collections.deque()
+        self.max_queue = QUEUE_BATCHES * batch_size
+        self.lock = threading.Lock()
+        self.not_empty = threading.Condition(self.lock)
+        self.not_full = threading.Condition(self.lock)
+        # Counts the connections: a message is acknowledged only on the
+        # connection that delivered it (the broker resends the others).
+        self.generation = 0
         self.stopping = threading.Event()
         self.shared = None
         self.client = None
-        self.ingestor = None
+        self.worker_count = max(workers, 1)
+        self.workers = []
+        # Batches handed over, in order: [batch, answer or None]
+        self.inflight = collections.deque()
         self.handled = 0
+        self.dead_letters = 0
+        self.dropped = 0
+        self.lag = 0.0
 
     # --- MQTT -----------------------------------------------------------
     def _client(self, version):
@@ -112,9 +199,10 @@ class Bridge:
         return client
 
     def connect(self):
+        faster_mqtt5_properties()
         import paho.mqtt.client as mqtt
-        from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
         versions = {'5': [mqtt.MQTTv5], '3.1.1': [mqtt.MQTTv311],
             'auto': [mqtt.MQTTv5, mqtt.MQTTv311]}[self.protocol]
         last_error = None
@@ -167,61 +255,336 @@ class Bridge:
 
     def _on_disconnect(self, client, userdata, flags, reason_code,
             properties):
-        if not self.stopping.is_set():
+        with self.lock:
+            self.generation += 1
+        # (Not the client of a refused MQTT 5 attempt.)
+        if client is self.client and not self.stopping.is_set():
             logger.warning('disconnected from broker (%s), reconnecting',
                 reason_code)
 
     def _on_message(self, client, userdata, msg):
-        # Runs in paho's network thread: only queue it.
-        self.queue.put((msg, ingest._utcnow()))
+        # Runs in paho's network thread: only queue it, waiting for room
+        # when the database is behind.
+        item = (msg, time.time(), self.generation)
+        with self.lock:
+            if len(self.queue) >= self.max_queue and not msg.qos:
+                deadline = time.monotonic() + QUEUE_WAIT
+                while len(self.queue) >= self.max_queue:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self.stopping.is_set():
+                        # QoS 0 is "at most once": better one message
+                        # lost than the connection's keep-alive.
+                        self.dropped += 1
+                        return
+                    self.not_full.wait(left)
+            # (The queue may be another deque after the wait.)
+            self.queue.append(item)
+            if len(self.queue) == 1:
+                self.not_empty.notify()
 
     # --- main loop ------------------------------------------------------
     def stop(self):
         self.stopping.set()
+        for worker in self.workers:
+            # Out of a retry loop, if it is in one.
+            worker.interrupt()
 
     def run(self):
-        self.ingestor = ingest.Ingestor(self.database)
-        self.connect()
-        try:
-            while not self.stopping.is_set():
-                batch = self._next_batch()
-                if batch:
-                    self._handle(batch)
-        finally:
-            self.client.loop_stop()
-            self.client.disconnect()
-            logger.info('bridge stopped after %s messages', self.handled)
-
-    def _next_batch(self):
-        try:
-            first = self.queue.get(timeout=0.5)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT
-        while len(batch) < self.batch_size:
-            timeout = deadline - time.monotonic()
+        """Run until stopped; the exit code: 0, or 1 when a worker died."""
+        # The workers first: forked before any thread or connection.
+        for _ in range(self.worker_count):
+            worker = Worker(self.database)
+            worker.start(self.workers)
+            self.workers.append(worker)
+        # Messages only once the database can take them.
+        for worker in self.workers:
+            if not worker.wait_ready(self.stopping):
+                logger.error('an ingestion worker did not start')
+                for worker in self.workers:
+                    worker.close()
+                return 1
+        delay = 1
+        while not self.stopping.is_set():
             try:
-                batch.append(self.queue.get(
-                        timeout=max(timeout, 0)) if timeout > 0
-                    else self.queue.get_nowait())
-            except queue.Empty:
+                self.connect()
                 break
+            except ConnectionError as exception:
+                logger.warning('%s; retry in %s s', exception, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        code = 0
+        started = last_stats = time.monotonic()
+        last_handled = 0
+        try:
+            while self.client and not self.stopping.is_set():
+                self._dispatch()
+                if self.inflight:
+                    # Answers, or a moment for messages for an idle worker.
+                    self._collect(0 if self.queue and self._idle()
+                        else 0.02)
+                now = time.monotonic()
+                if self.stats_interval and (
+                        now - last_stats >= self.stats_interval):
+                    logger.info('handled %s messages (%.0f/s), dead letters '
+                        '%s, dropped %s, queued %s, lag %.2f s',
+                        self.handled, (self.handled - last_handled)
+                        / (now - last_stats), self.dead_letters,
+                        self.dropped, len(self.queue), self.lag)
+                    last_stats, last_handled = now, self.handled
+            # Let the batches under way finish (or be interrupted).
+            while self.inflight:
+                self._collect(0.5)
+        except WorkerDied:
+            logger.error('an ingestion worker died; the broker keeps the '
+                'unacknowledged messages')
+            code = 1
+        finally:
+            if self.client is not None:
+                self.client.loop_stop()
+                self.client.disconnect()
+            for worker in self.workers:
+                worker.close()
+            logger.info('bridge stopped after %s messages in %.0f s '
+                '(%s dead letters, %s dropped)', self.handled,
+                time.monotonic() - started, self.dead_letters,
+                self.dropped)
+        return code
+
+    def _idle(self):
+        return [w for w in self.workers if w.batch is None]
+
+    def _dispatch(self):
+        "Hand a batch to each idle worker, while there are messages."
+        for worker in self._idle():
+            batch = self._next_batch(wait=not self.inflight)
+            if not batch:
+                return
+            items = [(msg.topic, msg.payload, received_at)
+                for msg, received_at, _ in batch
+                if not is_retained_cleared(msg)]
+            entry = [batch, None]  # the batch, its answer once committed
+            self.inflight.append(entry)
+            worker.send(items, entry)
+
+    def _collect(self, timeout):
+        """Take the workers' answers; acknowledge, in the order received,
+        the batches committed."""
+        for worker in Worker.ready(self.workers, timeout):
+            entry, answer = worker.receive()
+            entry[1] = answer
+        generation = self.generation
+        while self.inflight and self.inflight[0][1] is not None:
+            batch, (ok, dead_letters) = self.inflight.popleft()
+            if not ok:
+                # Stopped before it was committed: the broker keeps it.
+                logger.warning('stopping with %s unacknowledged messages '
+                    '(the broker redelivers them)', len(batch))
+                continue
+            for msg, _, delivered_on in batch:
+                if msg.qos and delivered_on == generation:
+                    self.client.ack(msg.mid, msg.qos)
+            self.handled += len(batch)
+            self.dead_letters += dead_letters
+            self.lag = time.time() - batch[0][1]
+
+    def _next_batch(self, wait=True):
+        with self.lock:
+            if not self.queue:
+                if not wait:
+                    return []
+                self.not_empty.wait(0.5)
+                if not self.queue:
+                    return []
+            short = len(self.queue) < self.batch_size
+        if short and wait:
+            # Light traffic: a moment for the batch to fill, rather than a
+            # transaction per message.
+            self.stopping.wait(BATCH_WAIT)
+        with self.lock:
+            queue = self.queue
+            if len(queue) > self.batch_size:
+                batch = self._urgent_first()
+            else:
+                batch = list(queue)
+                queue.clear()
+            self.not_full.notify_all()
         return batch
 
-    def _handle(self, batch):
-        messages = [to_message(msg, received_at) for msg, received_at
-            in batch]
-        if not self._store(messages):
-            logger.warning('stopping with %s unacknowledged messages (the '
-                'broker redelivers them)', len(batch))
-            return
-        for msg, _ in batch:
-            if msg.qos:
-                self.client.ack(msg.mid, msg.qos)
-        self.handled += len(batch)
+    def _urgent_first(self):
+        """A batch out of a long queue (the database behind): the faults
+        queued anywhere first - a trapped passenger does not wait behind
+        thousands of running readings - then the others in order. The
+        order does not matter to the ingestion."""
+        queue = self.queue
+        urgent, rest = [], collections.deque()
+        for item in queue:
+            if item[0].topic.endswith('/fault'):
+                urgent.append(item)
+            else:
+                rest.append(item)
+        if not urgent:
+            return [queue.popleft() for _ in range(self.batch_size)]
+        batch = urgent[:self.batch_size]
+        while len(batch) < self.batch_size and rest:
+            batch.append(rest.popleft())
+        rest.extendleft(reversed(urgent[self.batch_size:]))
+        self.queue = rest
+        return batch
 
-    def _store(self, messages):
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class Worker:
+    """A process that applies the batches it is sent and answers, once a
+    batch is committed, (True, dead letters), or (False, 0) when it was
+    stopped first."""
+
+    def __init__(self, database):
+        self.database = database
+        self.process = None
+        self.connection = None
+        self.batch = None  # the entry of the batch under way
+
+    def start(self, others=()):
+        context = multiprocessing.get_context('fork')
+        self.connection, child = context.Pipe()
+        # The child gets copies of the bridge's ends of the pipes, its own
+        # and the other workers': closed there, so that the bridge's death
+        # ends the child's input.
+        foreign = [self.connection] + [w.connection for w in others]
+        self.process = context.Process(target=worker_main,
+            args=(child, self.database, os.getpid(), foreign),
+            name='elevator-bridge-worker', daemon=True)
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, stopping):
+        "Wait for the worker's database (it says 'ready'); False if it died."
+        while not stopping.is_set():
+            if self.connection.poll(0.5):
+                try:
+                    return self.connection.recv() == 'ready'
+                except (EOFError, OSError):
+                    return False
+            if not self.process.is_alive():
+                return False
+        return False
+
+    def send(self, items, entry):
+        if not items:
+            # Nothing for the database (cleared retained messages).
+            entry[1] = (True, 0)
+            return
+        try:
+            self.connection.send(items)
+        except OSError:
+            raise WorkerDied()
+        self.batch = entry
+
+    @staticmethod
+    def ready(workers, timeout):
+        "The workers with an answer waiting."
+        from multiprocessing.connection import wait
+        busy = {w.connection: w for w in workers if w.batch is not None}
+        if not busy:
+            return []
+        ready = [busy[c] for c in wait(list(busy), timeout)]
+        for worker in busy.values():
+            if worker not in ready and not worker.process.is_alive():
+                raise WorkerDied()
+        return ready
+
+    def receive(self):
+        try:
+            answer = self.connection.recv()
+        except (EOFError, OSError):
+            raise WorkerDied()
+        entry, self.batch = self.batch, None
+        return entry, answer
+
+    def interrupt(self):
+        if self.process is not None and self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGUSR1)
+
+    def close(self):
+        if self.process is None:
+            return
+        try:
+            self.connection.send(None)
+        except OSError:
+            pass
+        self.process.join(30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+def worker_main(connection, database, parent, foreign=()):
+    "The worker process: batches in, committed answers out."
+    for other in foreign:
+        other.close()
+    stopping = threading.Event()
+    # The bridge handles Ctrl-C and SIGTERM and tells the worker (SIGUSR1
+    # to leave a retry loop, then end of input).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGUSR1, lambda *_: stopping.set())
+
+    def watch():
+        # Orphaned (the bridge killed): stop retrying, stop; at the latest
+        # once a batch under way had time to end.
+        while os.getppid() == parent:
+            time.sleep(1)
+        stopping.set()
+        time.sleep(60)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+    delay = 1
+    while True:
+        try:
+            ingestor = ingest.Ingestor(database)
+            break
+        except Exception:
+            # The database is not there yet: the broker keeps the messages.
+            logger.exception('cannot open database %s; retry in %s s',
+                database, delay)
+            if stopping.wait(delay):
+                return
+            delay = min(delay * 2, DB_MAX_BACKOFF)
+    store = Store(ingestor, stopping)
+    try:
+        connection.send('ready')
+    except OSError:
+        return
+    while True:
+        try:
+            items = connection.recv()
+        except (EOFError, OSError):
+            break
+        if items is None:
+            break
+        messages = [to_message(topic, payload, utc(received_at))
+            for topic, payload, received_at in items]
+        before = store.dead_letters
+        ok = store.store(messages)
+        try:
+            connection.send((ok, store.dead_letters - before))
+        except OSError:
+            break
+
+
+class Store:
+    "Commit batches through the Ingestor, whatever happens."
+
+    def __init__(self, ingestor, stopping):
+        self.ingestor = ingestor
+        self.stopping = stopping
+        self.dead_letters = 0
+
+    def store(self, messages):
         """Commit the messages' effect; False if stopped before. While the
         database is unreachable nothing is acknowledged: wait, try again,
         the broker keeps the messages meanwhile."""
@@ -234,31 +597,55 @@ class Bridge:
                     '%.1f s', len(messages), type(exception).__name__,
                     exception, delay)
                 self.stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+                delay = min(delay * 2, DB_MAX_BACKOFF)
                 continue
             except Exception:
-                # Not the database: something in the batch the ingestion
-                # did not foresee. Find it by halves so that the good
-                # messages land and the bridge keeps running.
                 logger.exception('batch of %s failed', len(messages))
+                if not self._healthy():
+                    # Not the messages: the ingestion fails whatever it
+                    # gets (modules not updated, ...). Like an outage:
+                    # nothing acknowledged, try again later.
+                    logger.error('the ingestion fails by itself; batch of '
+                        '%s kept, retry in %.1f s', len(messages), delay)
+                    self.stopping.wait(delay)
+                    delay = min(delay * 2, DB_MAX_BACKOFF)
+                    continue
+                # Something in the batch the ingestion did not foresee.
+                # Find it by halves so that the good messages land and the
+                # bridge keeps running.
                 if len(messages) == 1:
                     return self._store_failed(messages[0])
                 middle = len(messages) // 2
-                return (self._store(messages[:middle])
-                    and self._store(messages[middle:]))
+                return (self.store(messages[:middle])
+                    and self.store(messages[middle:]))
             if summary.dead_letters:
+                self.dead_letters += len(summary.dead_letters)
                 logger.info('%s dead letters in a batch of %s',
                     len(summary.dead_letters), len(messages))
             return True
         return False
 
+    def _healthy(self):
+        "Whether the ingestion works without any message."
+        try:
+            self.ingestor.check()
+        except Exception:
+            logger.exception('the ingestion check failed')
+            return False
+        return True
+
     def _store_failed(self, message):
+        delay = 1
         while not self.stopping.is_set():
             try:
                 self.ingestor.store_failed(message)
+                self.dead_letters += 1
                 return True
-            except database_errors():
-                self.stopping.wait(1)
+            except Exception:
+                logger.exception('dead letter not stored; retry in %s s',
+                    delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, DB_MAX_BACKOFF)
         return False
 
 
@@ -271,13 +658,29 @@ def database_errors():
         psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
-def to_message(msg, received_at):
+def utc(epoch):
+    "UTC naive datetime (as Tryton stores them) of a time.time() value."
+    return _EPOCH + dt.timedelta(seconds=epoch)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def is_retained_cleared(msg):
+    """An empty status message: the retained status of a device deleted
+    from the broker (MQTT's way), not a message of the device."""
+    return not msg.payload and msg.topic.endswith('/status')
+
+
+def to_message(topic, payload, received_at):
     "An Ingestor message of an MQTT message on elevator/v1/{sn}/{kind}."
-    parts = msg.topic.split('/')
-    if len(parts) == 4 and parts[0] == 'elevator' and parts[1] == 'v1':
+    parts = topic.split('/')
+    if (len(parts) == 4 and parts[0] == 'elevator' and parts[1] == 'v1'
+            and parts[2] and parts[3]):
         serial, kind = parts[2], parts[3]
     else:
+        # Dead-lettered as a topic that names no device (topic_mismatch).
         serial, kind = None, None
-    return ingest.Message(kind=kind, payload=msg.payload,
-        device_serial=serial, source='mqtt', topic=msg.topic,
+    return ingest.Message(kind=kind, payload=payload,
+        device_serial=serial, source='mqtt', topic=topic,
         received_at=received_at)

@@ -21,8 +21,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sql import Literal, Null, Table, Values
-from sql.conditionals import Coalesce, Greatest, Least
+from sql import Cast, Expression, Literal, Null, Table, Values
+from sql.conditionals import Case, Coalesce, Greatest, Least
+from sql.functions import Function
 
 from . import payloads
 from .payloads import Invalid
@@ -30,6 +31,23 @@ from .payloads import Invalid
 logger = logging.getLogger(__name__)
 
 DEVICE_CACHE_SECONDS = 60
+# A device's last_seen is written at most this often (seconds); the offline
+# limit is minutes (elevator.iot.configuration offline_minutes).
+LAST_SEEN_RESOLUTION = 60
+RUNNING_COLUMNS = ['collect_time', 'service_mode', 'car_direction',
+    'car_status', 'door_zone', 'car_position', 'passenger_status', 'speed',
+    'door_status']
+RUNNING_TYPES = {
+    'collect_time': 'TIMESTAMP',
+    'service_mode': 'VARCHAR',
+    'car_direction': 'VARCHAR',
+    'car_status': 'VARCHAR',
+    'door_zone': 'BOOLEAN',
+    'car_position': 'INTEGER',
+    'passenger_status': 'VARCHAR',
+    'speed': 'DOUBLE PRECISION',
+    'door_status': 'VARCHAR',
+    }
 
 
 class _Excluded(Table):
@@ -49,6 +67,35 @@ class _Excluded(Table):
 
 
 Excluded = _Excluded()
+
+
+class _Returned(Expression):
+    """A column of a RETURNING clause, unqualified: python-sql writes
+    "a"."id" after the table's alias, which SQLite (the demo database)
+    refuses; PostgreSQL takes both."""
+    __slots__ = ('_name',)
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    def __str__(self):
+        return '"%s"' % self._name.replace('"', '""')
+
+    @property
+    def params(self):
+        return ()
+
+
+def returned(*names):
+    "RETURNING columns for INSERT/UPDATE ... RETURNING on both backends."
+    return [_Returned(n) for n in names]
+
+
+class Unnest(Function):
+    "PostgreSQL's UNNEST(array, ...): rows of parallel arrays."
+    __slots__ = ()
+    _function = 'UNNEST'
 
 
 @dataclass
@@ -87,13 +134,23 @@ class Ingestor:
     One instance per process; not thread-safe (the bridge calls it from one
     thread). The Tryton configuration must be loaded before (tryton_env)."""
 
-    def __init__(self, database):
+    def __init__(self, database, pool=None):
         from trytond.pool import Pool
         self.database = database
-        self.pool = Pool(database)
-        self.pool.init()
+        if pool is None:
+            pool = Pool(database)
+            pool.init()
+        # Inside trytond (the HTTPS push routes) the server's pool is
+        # given: initialising it again would reload every module.
+        self.pool = pool
+        from trytond import backend
+        # PostgreSQL takes the rows of a batch as arrays.
+        self._arrays = backend.name == 'postgresql'
         self._devices = {}
         self._devices_loaded = 0
+        # device id -> when this process last wrote its last_seen
+        self._touched = {}
+        self._touching = []
         self._faults = {}
         self._settings = None
 
@@ -143,17 +200,49 @@ class Ingestor:
             return summary
         with Transaction().start(self.database, 0,
                 context={'language': 'zh_CN'}) as transaction:
+            self._read_committed(transaction)
             now = now or _utcnow()
             for message in messages:
                 if message.received_at is None:
                     message.received_at = now
             self._load_reference({m.device_serial for m in messages})
+            self._touching = []
             parsed = self._parse(messages, now, summary)
             self._apply(parsed, now, summary)
             self._store_dead_letters(summary.dead_letters, now)
             transaction.commit()
+        # Only once committed: the devices touched need not be for a while.
+        touched = time.monotonic()
+        self._touched.update(dict.fromkeys(self._touching, touched))
+        if len(self._touched) > 4 * len(self._devices) + 1000:
+            self._touched.clear()
         summary.accepted = len(messages) - len(summary.dead_letters)
         return summary
+
+    def _read_committed(self, transaction):
+        """Batches of several bridges (or bridge workers) and pushes run
+        at the same time on the same status rows. Their statements are
+        upserts that keep the newest values whatever the order, so each may
+        see what the others committed meanwhile: READ COMMITTED, where
+        Tryton's REPEATABLE READ would fail them on every row another batch
+        changed since they began."""
+        if not self._arrays:
+            return
+        from psycopg import IsolationLevel
+        connection = transaction.connection
+        # Nothing of this batch is done yet: end what starting the
+        # transaction may have read (the cache check) and switch.
+        connection.commit()
+        connection.isolation_level = IsolationLevel.READ_COMMITTED
+
+    def check(self):
+        """Raise if the ingestion cannot work at all, whatever the messages
+        (database unreachable, modules not updated): reload the reference
+        data in a transaction of its own."""
+        from trytond.transaction import Transaction
+        with Transaction().start(self.database, 0, readonly=True):
+            self._devices_loaded = 0
+            self._load_reference([])
 
     def store_failed(self, message):
         "Dead-letter a message whose processing failed unexpectedly."
@@ -171,25 +260,39 @@ class Ingestor:
         max_bytes, tolerance = self._settings
         future = now + dt.timedelta(seconds=tolerance)
         parsed = defaultdict(list)
+        devices = self._devices
+        parsers = payloads.PARSERS
         for message in messages:
             try:
-                if message.kind not in payloads.KINDS:
+                kind = message.kind
+                if kind is None or message.device_serial is None:
+                    raise Invalid('topic_mismatch', f'topic '
+                        f'{message.topic!r} is not elevator/v1/'
+                        '{device_sn}/{kind}')
+                if kind not in parsers:
                     raise Invalid('unknown_kind',
-                        f'{message.kind!r} is not one of {payloads.KINDS}')
+                        f'{kind!r} is not one of {payloads.KINDS}')
                 data = payloads.decode(message.payload, max_bytes)
-                device = self._devices.get(message.device_serial)
+                device = devices.get(message.device_serial)
                 if device is None:
                     raise Invalid('unknown_device',
                         f'no device with serial {message.device_serial!r}')
                 if device.state == 'retired':
                     raise Invalid('retired_device',
                         f'device {message.device_serial!r} is retired')
-                values = payloads.PARSERS[message.kind](data)
-                stamp = payloads.message_time(message.kind, values)
+                # The device is the topic's (MQTT) or the URL's (push); a
+                # payload that names another one was misrouted or forged.
+                named = data.get('deviceSn')
+                if named is not None and named != message.device_serial:
+                    raise Invalid('topic_mismatch',
+                        f'the payload is from device {str(named)[:70]!r}, '
+                        f'not {message.device_serial!r}')
+                values = parsers[kind](data)
+                stamp = payloads.message_time(kind, values)
                 if stamp is not None and stamp > future:
                     raise Invalid('future', f'{stamp.isoformat()}Z is after '
                         f'{future.isoformat()}Z')
-                if message.kind == 'fault':
+                if kind == 'fault':
                     if values['fault_no'] not in self._faults:
                         raise Invalid('unknown_fault',
                             f'faultNo {values["fault_no"]} is not known')
@@ -198,65 +301,76 @@ class Ingestor:
             except Invalid as invalid:
                 summary.dead_letters.append((message, invalid))
                 continue
-            parsed[message.kind].append((message, device, values))
+            parsed[kind].append((message, device, values))
         return parsed
 
     def _apply(self, parsed, now, summary):
+        # A device heard from is online; but a status message says itself
+        # whether it is, and may be older than what is known already.
         seen = {}
-        for items in parsed.values():
-            for message, device, _ in items:
-                seen[device.id] = device
+        for kind, items in parsed.items():
+            if kind != 'status':
+                for message, device, _ in items:
+                    seen[device.id] = device
         self._touch_devices(seen, now)
-        self._upsert_running(parsed['running'], now)
+        self._upsert_live(seen, parsed['running'], now)
         self._upsert_status(parsed['status'], now)
         self._upsert_daily(parsed['periodic'])
         self._apply_faults(parsed['fault'], now, summary)
 
     # --- devices and live status ----------------------------------------
     def _touch_devices(self, devices, now):
-        if not devices:
+        """The devices heard from are online, seen now. `last_seen` is
+        written at most every LAST_SEEN_RESOLUTION seconds per device: a
+        device sending every second would otherwise cost a row update (and
+        an index entry) per message, for an offline limit of minutes."""
+        # Those this process touched lately are left out at once; the
+        # condition in SQL catches what another process (a second bridge,
+        # the offline cron, a retirement) changed meanwhile.
+        recent = time.monotonic() - LAST_SEEN_RESOLUTION
+        touched = self._touched
+        ids = sorted(i for i in devices if touched.get(i, 0) < recent)
+        if not ids:
             return
         from trytond.model.fields import SQL_OPERATORS
         from trytond.transaction import Transaction
         Device = self.pool.get('elevator.iot.device')
         device = Device.__table__()
         cursor = Transaction().connection.cursor()
+        stale = now - dt.timedelta(seconds=LAST_SEEN_RESOLUTION)
         cursor.execute(*device.update(
                 [device.last_seen, device.state], [now, 'online'],
-                where=SQL_OPERATORS['in'](device.id, list(devices))
-                & (device.state != 'retired')))
-        Status = self.pool.get('elevator.iot.status')
-        status = Status.__table__()
-        # Every elevator heard from has a live status row, online.
-        rows = {d.elevator: d.id for d in devices.values()}
-        cursor.execute(*status.insert(
-                [status.elevator, status.device, status.online,
-                    status.updated_at, status.open_faults, status.critical,
-                    status.create_uid, status.create_date],
-                Values([[e, d, True, now, 0, False, 0, now]
-                        for e, d in sorted(rows.items())]),
-                on_conflict=_conflict(status, [status.elevator],
-                    [status.device, status.online, status.updated_at],
-                    [Excluded.device, Literal(True), Excluded.updated_at])))
+                where=SQL_OPERATORS['in'](device.id, ids)
+                & (device.state != 'retired')
+                & ((device.state != 'online') | (device.last_seen == Null)
+                    | (device.last_seen < stale))))
+        self._touching = ids
 
-    def _upsert_running(self, items, now):
-        if not items:
+    def _upsert_live(self, devices, running, now):
+        """One upsert of the live status rows of the elevators heard from:
+        online, by which device, when; with the newest running values of
+        the batch where the row's own are older (a reading arriving late
+        changes nothing)."""
+        if not devices:
             return
         from trytond.transaction import Transaction
         Status = self.pool.get('elevator.iot.status')
         status = Status.__table__()
         latest = {}
-        for _, device, values in items:
+        for _, device, values in running:
             current = latest.get(device.elevator)
             if current is None or values['collect_time'] >= current[1][
                     'collect_time']:
                 latest[device.elevator] = (device, values)
-        columns = ['collect_time', 'service_mode', 'car_direction',
-            'car_status', 'door_zone', 'car_position', 'passenger_status',
-            'speed', 'door_status']
+        by_elevator = {d.elevator: d for d in devices.values()}
+        # The device of the newest running reading wins over another device
+        # of the same elevator heard in the batch.
+        by_elevator.update({e: d for e, (d, _) in latest.items()})
+        none = dict.fromkeys(RUNNING_COLUMNS)
         rows = []
-        for elevator, (device, v) in sorted(latest.items()):
-            rows.append([elevator, device.id, True, now, 0, False, 0, now,
+        for elevator, device in sorted(by_elevator.items()):
+            v = latest.get(elevator, (None, none))[1]
+            rows.append((elevator, device.id, True, now, 0, False, 0, now,
                     v['collect_time'],
                     _selection(v['service_mode']),
                     _selection(v['car_direction']),
@@ -265,23 +379,46 @@ class Ingestor:
                     v['car_position'],
                     _selection(v['passenger_status']),
                     v['speed'],
-                    _selection(v['door_status'])])
-        insert_columns = [status.elevator, status.device, status.online,
+                    _selection(v['door_status'])))
+        columns = [status.elevator, status.device, status.online,
             status.updated_at, status.open_faults, status.critical,
             status.create_uid, status.create_date] + [
-            getattr(status, c) for c in columns]
+            getattr(status, c) for c in RUNNING_COLUMNS]
+        types = ['INTEGER', 'INTEGER', 'BOOLEAN', 'TIMESTAMP', 'INTEGER',
+            'BOOLEAN', 'INTEGER', 'TIMESTAMP'] + [
+            RUNNING_TYPES[c] for c in RUNNING_COLUMNS]
+        newer = (Excluded.collect_time != Null) & (
+            (status.collect_time == Null)
+            | (status.collect_time <= Excluded.collect_time))
+        update_columns = [status.device, status.online, status.updated_at]
+        update_values = [Excluded.device, Literal(True), Excluded.updated_at]
+        for name in RUNNING_COLUMNS:
+            update_columns.append(getattr(status, name))
+            update_values.append(Case((newer, getattr(Excluded, name)),
+                    else_=getattr(status, name)))
         cursor = Transaction().connection.cursor()
-        cursor.execute(*status.insert(insert_columns, Values(rows),
+        cursor.execute(*status.insert(columns, self._rows(types, rows),
                 on_conflict=_conflict(status, [status.elevator],
-                    [getattr(status, c) for c in columns],
-                    [getattr(Excluded, c) for c in columns],
-                    # An older reading arriving late changes nothing.
-                    where=(status.collect_time == Null)
-                    | (status.collect_time <= Excluded.collect_time))))
+                    update_columns, update_values)))
+
+    def _rows(self, types, rows):
+        """The rows as the source of an INSERT: on PostgreSQL one array per
+        column, unnested (a statement of a few parameters whatever the
+        number of rows: quick to build, send and plan), a VALUES list
+        elsewhere (SQLite for the demo)."""
+        if not self._arrays:
+            return Values([list(r) for r in rows])
+        return Unnest(*[Cast(_array_literal(c, t), t + '[]')
+                for c, t in zip(zip(*rows), types)]).select()
 
     def _upsert_status(self, items, now):
+        """The online flag of the newest status message of each elevator,
+        unless the row knows something newer: a later status, or (for a
+        goodbye) a later running reading. The devices whose status changed
+        follow: offline at once, or online and seen now."""
         if not items:
             return
+        from trytond.model.fields import SQL_OPERATORS
         from trytond.transaction import Transaction
         Status = self.pool.get('elevator.iot.status')
         Device = self.pool.get('elevator.iot.device')
@@ -303,18 +440,35 @@ class Ingestor:
                     status.create_uid, status.create_date],
                 Values(rows),
                 on_conflict=_conflict(status, [status.elevator],
-                    [status.online, status.status_time],
-                    [Excluded.online, Excluded.status_time],
-                    where=(status.status_time == Null)
-                    | (status.status_time <= Excluded.status_time))))
-        # A device that says goodbye (or whose last will is published) is
-        # offline now, not in ten minutes.
-        gone = [d.id for d, _, online in latest.values() if not online]
+                    [status.device, status.online, status.status_time,
+                        status.updated_at],
+                    [Excluded.device, Excluded.online, Excluded.status_time,
+                        Excluded.updated_at],
+                    where=((status.status_time == Null)
+                        | (status.status_time <= Excluded.status_time))
+                    & ((Excluded.online == Literal(True))
+                        | (status.collect_time == Null)
+                        | (status.collect_time <= Excluded.status_time))),
+                returning=returned('elevator', 'online')))
+        changed = {elevator: online for elevator, online in cursor}
+        back, gone = [], []
+        for elevator, online in sorted(changed.items()):
+            device = latest[elevator][0]
+            (back if online else gone).append(device.id)
+            # Online again with its next message.
+            self._touched.pop(device.id, None)
         if gone:
-            from trytond.model.fields import SQL_OPERATORS
+            # A device that says goodbye (or whose last will is published)
+            # is offline now, not in ten minutes.
             cursor.execute(*device_table.update(
                     [device_table.state], ['offline'],
                     where=SQL_OPERATORS['in'](device_table.id, gone)
+                    & (device_table.state != 'retired')))
+        if back:
+            cursor.execute(*device_table.update(
+                    [device_table.state, device_table.last_seen],
+                    ['online', now],
+                    where=SQL_OPERATORS['in'](device_table.id, back)
                     & (device_table.state != 'retired')))
 
     # --- daily statistics -----------------------------------------------
@@ -418,7 +572,7 @@ class Ingestor:
         # nothing.
         cursor.execute(*event.insert(columns, Values(values_),
                 on_conflict=_conflict(event, [event.device, event.fault_id]),
-                returning=[event.id, event.state]))
+                returning=returned('id', 'state')))
         inserted = cursor.fetchall()
         new_open = [i for i, state in inserted if state == 'open']
         summary.new_events = len(inserted)
@@ -469,6 +623,21 @@ class Ingestor:
         for message, invalid in dead_letters:
             logger.info('dead letter %s from %s: %s', invalid.reason,
                 message.device_serial, invalid.detail)
+
+
+def _array_literal(values, sql_type):
+    """The text of a PostgreSQL array of `values` of `sql_type`: built with
+    string joins, much quicker than adapting the values one by one."""
+    if sql_type == 'VARCHAR':
+        items = ['NULL' if v is None else '"' + v.replace('\\', '\\\\'
+                ).replace('"', '\\"') + '"' for v in values]
+    elif sql_type == 'BOOLEAN':
+        items = ['NULL' if v is None else 't' if v else 'f' for v in values]
+    elif sql_type == 'TIMESTAMP':
+        items = ['NULL' if v is None else v.isoformat() for v in values]
+    else:
+        items = ['NULL' if v is None else str(v) for v in values]
+    return '{' + ','.join(items) + '}'
 
 
 def _selection(value):

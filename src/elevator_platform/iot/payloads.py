@@ -27,13 +27,18 @@ class Invalid(ValueError):
 
 
 def decode(payload, max_bytes):
-    "The JSON object of a raw payload."
+    "The JSON object of a raw payload (UTF-8, RFC 8259)."
     if len(payload) > max_bytes:
         raise Invalid('too_large',
             f'{len(payload)} bytes, more than {max_bytes}')
     try:
+        if not isinstance(payload, str):
+            payload = bytes(payload)
+            if payload[:3] == b'\xef\xbb\xbf':  # a byte order mark
+                payload = payload[3:]
+            payload = payload.decode('utf-8')
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exception:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exception:
         raise Invalid('not_json', str(exception))
     if not isinstance(data, dict):
         raise Invalid('not_json', 'the payload is not a JSON object')
@@ -44,6 +49,20 @@ def timestamp(data, name, required=True):
     """UTC naive datetime (how Tryton stores timestamps) of an ISO 8601
     string with offset, or of epoch seconds / milliseconds."""
     value = data.get(name)
+    if type(value) is str and len(value) <= 40:
+        # The usual case first, quickly.
+        try:
+            stamp = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid('invalid', f'{name} {value!r} is not ISO 8601')
+        offset = stamp.utcoffset()
+        if offset is None:
+            stamp = stamp.replace(tzinfo=LOCAL_TZ)
+            offset = stamp.utcoffset()
+        try:
+            return stamp.replace(tzinfo=None) - offset
+        except OverflowError:
+            raise Invalid('invalid', f'{name} {value!r} is out of range')
     if value is None:
         if required:
             raise Invalid('invalid', f'{name} is missing')
@@ -59,15 +78,7 @@ def timestamp(data, name, required=True):
                 ).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
             raise Invalid('invalid', f'{name} is not a valid epoch time')
-    if not isinstance(value, str) or len(value) > 40:
-        raise Invalid('invalid', f'{name} must be an ISO 8601 string')
-    try:
-        stamp = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid('invalid', f'{name} {value!r} is not ISO 8601')
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=LOCAL_TZ)
-    return stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    raise Invalid('invalid', f'{name} must be an ISO 8601 string')
 
 
 def integer(data, name, minimum=None, maximum=None, required=False):
@@ -128,18 +139,37 @@ def url(data, name):
     return value
 
 
+# Integer fields of `running`: JSON name, our name, minimum, maximum.
+RUNNING_INTEGERS = (
+    ('serviceMode', 'service_mode', 0, 7),
+    ('carDirection', 'car_direction', 0, 2),
+    ('carStatus', 'car_status', 0, 1),
+    ('doorZone', 'door_zone', 0, 1),
+    ('carPosition', 'car_position', -50, 300),
+    ('passengerStatus', 'passenger_status', 0, 1),
+    ('doorStatus', 'door_status', 0, 6),
+    )
+MAX_SPEED = 25
+
+
 def parse_running(data):
-    return {
-        'collect_time': timestamp(data, 'collectTime'),
-        'service_mode': integer(data, 'serviceMode', 0, 7),
-        'car_direction': integer(data, 'carDirection', 0, 2),
-        'car_status': integer(data, 'carStatus', 0, 1),
-        'door_zone': integer(data, 'doorZone', 0, 1),
-        'car_position': integer(data, 'carPosition', -50, 300),
-        'passenger_status': integer(data, 'passengerStatus', 0, 1),
-        'speed': number(data, 'speed', 0, 25),
-        'door_status': integer(data, 'doorStatus', 0, 6),
-        }
+    # The most frequent message: plain values are taken inline, anything
+    # else goes through integer() / number(), which convert or explain.
+    values = {'collect_time': timestamp(data, 'collectTime')}
+    get = data.get
+    for key, name, minimum, maximum in RUNNING_INTEGERS:
+        value = get(key)
+        if value is None or (type(value) is int
+                and minimum <= value <= maximum):
+            values[name] = value
+        else:
+            values[name] = integer(data, key, minimum, maximum)
+    speed = get('speed')
+    if type(speed) is float and 0 <= speed <= MAX_SPEED:
+        values['speed'] = speed
+    else:
+        values['speed'] = number(data, 'speed', 0, MAX_SPEED)
+    return values
 
 
 def parse_periodic(data):

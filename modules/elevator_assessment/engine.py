@@ -1,0 +1,569 @@
+"""The indicator formulas: one set-based SQL aggregation per formula over
+the period, grouped by district or by maintenance unit.
+
+Each formula reads the tables of one module (its `source`); when that
+module is not activated in the database the formula is unavailable and its
+indicators are left out of the computation. A formula's query returns
+rows (key, numerator[, denominator]) and its `kind` says how the value is
+made of them:
+
+- share: 100 * numerator / denominator (%), no value without denominator;
+- average: numerator / denominator;
+- per100: 100 * numerator / elevators of the key (in use, now);
+- per_elevator: numerator / elevators of the key;
+- count: the numerator (0 when there is nothing to count).
+
+Time stamps are naive UTC in the database; periods are local (Putian)
+dates, turned into UTC bounds here. Records whose deadline has not passed
+yet when the computation runs (`as_of`) are not counted as late: they are
+left out until they are due.
+"""
+import datetime as dt
+from collections import namedtuple
+
+from sql import Literal, Null
+from sql.aggregate import Count, Sum
+from sql.conditionals import Case, Coalesce
+from sql.operators import Concat, Like
+
+from trytond.model.fields import SQL_OPERATORS
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .common import local_date, model, utc_start
+
+TRUE = Literal(True)
+ONE, ZERO = Literal(1), Literal(0)
+DISTRICT_LEVELS = ['district', 'zone']
+DONE_VISIT_STATES = ['done', 'confirmed', 'disputed']
+ACTIVE_TICKET_STATES = ['new', 'dispatched', 'accepted', 'arrived']
+OPEN_FEEDBACK_STATES = ['received', 'assigned']
+# Used when the maintenance module has no supervision rule for a type.
+DEFAULT_MIN_DURATION = {
+    'half_monthly': 30, 'quarterly': 60, 'half_yearly': 90, 'yearly': 120}
+DEFAULT_CONFIRM_DAYS = 7
+
+Formula = namedtuple('Formula', [
+        'code', 'scope', 'source', 'kind', 'direction', 'models', 'query',
+        'string'])
+
+SOURCES = [
+    ('elevator', "Elevator Registry"),
+    ('elevator_iot', "IoT Monitoring"),
+    ('elevator_maintenance', "Maintenance"),
+    ('elevator_rescue', "96196 Rescue"),
+    ('elevator_public', "Public Supervision"),
+    ('elevator_subsidy', "Subsidies"),
+    ]
+KIND_UNITS = {
+    'share': '%',
+    'average': '',
+    'per100': '/100',
+    'per_elevator': '',
+    'count': '',
+    }
+
+
+class Context:
+    """The period of a computation: local dates, their UTC bounds and the
+    time the computation runs; `params` collects the settings read from
+    the other modules (kept with the result)."""
+
+    def __init__(self, start_date, end_date, as_of):
+        self.start_date = start_date
+        self.end_date = end_date
+        self.as_of = as_of
+        self.start = utc_start(start_date)
+        self.end = utc_start(end_date + dt.timedelta(days=1))
+        # Timestamps up to this are due.
+        self.due_end = min(self.end, as_of)
+        # Planned dates up to this are due (today's visits may still be
+        # made today).
+        self.due_date = min(end_date,
+            local_date(as_of) - dt.timedelta(days=1))
+        self.params = {}
+
+    @property
+    def year(self):
+        return self.start_date.year
+
+
+def _count_if(condition):
+    return Sum(Case((condition, ONE), else_=ZERO))
+
+
+def _in(column, values):
+    return SQL_OPERATORS['in'](column, list(values))
+
+
+# -- district formulas --------------------------------------------------------
+
+def _video_coverage(ctx):
+    Elevator = Pool().get('elevator.elevator')
+    e = Elevator.__table__()
+    return e.select(e.district,
+        _count_if(e.has_video == TRUE), Count(e.id),
+        where=(e.state == 'in_use') & (e.district != Null)
+        & e.place_category.in_(['public_gathering', 'residential']),
+        group_by=[e.district])
+
+
+def _inspection_on_time(ctx):
+    Elevator = Pool().get('elevator.elevator')
+    e = Elevator.__table__()
+    due = min(ctx.end_date, local_date(ctx.as_of))
+    return e.select(e.district,
+        _count_if(e.next_inspection_date >= due), Count(e.id),
+        where=(e.state == 'in_use') & (e.district != Null)
+        & (e.next_inspection_date != Null),
+        group_by=[e.district])
+
+
+def _installed_devices(ctx):
+    "Elevators with a monitoring device installed by the end of the period."
+    Device = Pool().get('elevator.iot.device')
+    d = Device.__table__()
+    return d.select(d.elevator,
+        where=(d.state != 'retired') & (
+            (d.install_date <= ctx.end_date)
+            | ((d.install_date == Null) & (d.create_date < ctx.end))),
+        group_by=[d.elevator])
+
+
+def coverage_target(year):
+    """The yearly monitoring coverage target (%) of the IoT module, else of
+    the subsidy module, else None."""
+    for name in ['elevator.iot.coverage.target',
+            'elevator.subsidy.coverage.target']:
+        Target = model(name)
+        if Target is not None:
+            target = Target.target_for(year)
+            if target is not None:
+                return target
+
+
+def _iot_coverage(ctx):
+    pool = Pool()
+    Elevator = pool.get('elevator.elevator')
+    ctx.params['iot_coverage_target'] = coverage_target(ctx.year)
+    e = Elevator.__table__()
+    installed = _installed_devices(ctx)
+    return e.join(installed, 'LEFT',
+        condition=installed.elevator == e.id
+        ).select(e.district, Count(installed.elevator), Count(e.id),
+        where=(e.state == 'in_use') & (e.district != Null),
+        group_by=[e.district])
+
+
+def _orders_due(ctx, key):
+    Order = Pool().get('elevator.maintenance.order')
+    o = Order.__table__()
+    return o.select(getattr(o, key),
+        _count_if(o.on_time == TRUE), Count(o.id),
+        where=(o.planned_date >= ctx.start_date)
+        & (o.planned_date <= ctx.due_date)
+        & (getattr(o, key) != Null),
+        group_by=[getattr(o, key)])
+
+
+def min_duration_table():
+    """{(category or None, type): minutes} of the maintenance module's
+    supervision rules (the minimum visit durations)."""
+    Rule = model('elevator.maintenance.rule')
+    table = {}
+    if Rule is not None:
+        for rule in Rule.search([]):
+            table[(rule.category, rule.maintenance_type)] = rule.min_duration
+    for type_, minutes in DEFAULT_MIN_DURATION.items():
+        table.setdefault((None, type_), minutes)
+    return table
+
+
+def _min_duration(ctx, o):
+    "CASE of the minimum duration of the visit of order table o."
+    table = min_duration_table()
+    ctx.params['min_duration'] = {
+        f'{c or "*"}|{t}': m for (c, t), m in sorted(
+            table.items(), key=lambda i: (i[0][0] or '', i[0][1]))}
+    whens = [((o.category == c) & (o.type == t), Literal(m))
+        for (c, t), m in sorted(table.items(), key=str) if c]
+    whens += [((o.type == t), Literal(m))
+        for (c, t), m in sorted(table.items(), key=str) if not c]
+    return Case(*whens, else_=Literal(0))
+
+
+def _visits_done_where(ctx, o):
+    return ((o.check_out >= ctx.start) & (o.check_out < ctx.end)
+        & o.state.in_(DONE_VISIT_STATES))
+
+
+def _orders_duration(ctx, key, short=False):
+    Order = Pool().get('elevator.maintenance.order')
+    o = Order.__table__()
+    long_enough = o.duration >= _min_duration(ctx, o)
+    if short:
+        hits = _count_if(~long_enough | (o.duration == Null))
+    else:
+        hits = _count_if(long_enough)
+    return o.select(getattr(o, key), hits, Count(o.id),
+        where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
+        group_by=[getattr(o, key)])
+
+
+def _orders_confirmed(ctx, key):
+    Order = Pool().get('elevator.maintenance.order')
+    o = Order.__table__()
+    return o.select(getattr(o, key),
+        _count_if(o.state == 'confirmed'), Count(o.id),
+        where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
+        group_by=[getattr(o, key)])
+
+
+def _orders_unconfirmed(ctx, key):
+    "Visits still not confirmed after the confirmation delay."
+    pool = Pool()
+    Order = pool.get('elevator.maintenance.order')
+    Configuration = pool.get('elevator.configuration')
+    days = getattr(Configuration(1), 'maintenance_confirm_days', None)
+    days = days or DEFAULT_CONFIRM_DAYS
+    ctx.params['confirm_days'] = days
+    late = ctx.as_of - dt.timedelta(days=days)
+    o = Order.__table__()
+    return o.select(getattr(o, key),
+        _count_if(o.state.in_(['done', 'disputed']) & (o.check_out < late)),
+        Count(o.id),
+        where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
+        group_by=[getattr(o, key)])
+
+
+def _level1_dispatches(ctx):
+    """(dispatch, ticket, where) of the level-1 dispatches of the tickets
+    reported in the period, without those withdrawn before anyone had to
+    accept (ticket cancelled, superseded) and those still waiting for
+    their acceptance deadline."""
+    pool = Pool()
+    Dispatch = pool.get('elevator.rescue.dispatch')
+    Ticket = pool.get('elevator.rescue.ticket')
+    d = Dispatch.__table__()
+    t = Ticket.__table__()
+    where = ((t.reported_at >= ctx.start) & (t.reported_at < ctx.end)
+        & (d.level == 1)
+        & ~(d.outcome.in_(['cancelled', 'superseded'])
+            & (d.accepted_at == Null))
+        & ~((d.outcome == Null) & (d.accept_deadline > ctx.as_of)))
+    return d, t, where
+
+
+def _rescue_accept(ctx, key):
+    d, t, where = _level1_dispatches(ctx)
+    column = t.district if key == 'district' else d.unit
+    accepted = (d.accepted_at != Null) & (d.accepted_at <= d.accept_deadline)
+    return d.join(t, condition=d.ticket == t.id).select(column,
+        _count_if(accepted), Count(d.id),
+        where=where & (column != Null), group_by=[column])
+
+
+def _rescue_arrival_district(ctx):
+    Ticket = Pool().get('elevator.rescue.ticket')
+    t = Ticket.__table__()
+    # Tickets still on their way are not due yet.
+    done = (t.arrived_at != Null) | ~t.state.in_(ACTIVE_TICKET_STATES)
+    return t.select(t.district,
+        _count_if(t.arrive_in_time == TRUE), Count(t.id),
+        where=(t.reported_at >= ctx.start) & (t.reported_at < ctx.end)
+        & (t.state != 'cancelled') & done & (t.district != Null),
+        group_by=[t.district])
+
+
+def _rescue_arrival_unit(ctx):
+    pool = Pool()
+    Dispatch = pool.get('elevator.rescue.dispatch')
+    Ticket = pool.get('elevator.rescue.ticket')
+    d = Dispatch.__table__()
+    t = Ticket.__table__()
+    where = ((t.reported_at >= ctx.start) & (t.reported_at < ctx.end)
+        & (d.accepted_at != Null) & (d.outcome != 'cancelled')
+        & ~((d.arrived_at == Null) & (d.arrive_deadline > ctx.as_of)))
+    arrived = (d.arrived_at != Null) & (d.arrived_at <= d.arrive_deadline)
+    return d.join(t, condition=d.ticket == t.id).select(d.unit,
+        _count_if(arrived), Count(d.id),
+        where=where & (d.unit != Null), group_by=[d.unit])
+
+
+def _missed_level1(ctx):
+    pool = Pool()
+    Dispatch = pool.get('elevator.rescue.dispatch')
+    Ticket = pool.get('elevator.rescue.ticket')
+    d = Dispatch.__table__()
+    t = Ticket.__table__()
+    return d.join(t, condition=d.ticket == t.id).select(d.unit,
+        Count(d.id),
+        where=(t.reported_at >= ctx.start) & (t.reported_at < ctx.end)
+        & (d.level == 1) & (d.missed != Null) & (d.unit != Null),
+        group_by=[d.unit])
+
+
+def _maintenance_entrapments(ctx):
+    Ticket = Pool().get('elevator.rescue.ticket')
+    t = Ticket.__table__()
+    return t.select(t.maintenance_unit, Count(t.id),
+        where=(t.reported_at >= ctx.start) & (t.reported_at < ctx.end)
+        & (t.state != 'cancelled') & (t.cause == 'maintenance')
+        & (t.maintenance_unit != Null),
+        group_by=[t.maintenance_unit])
+
+
+def _complaints_on_time(ctx):
+    Feedback = Pool().get('elevator.public.feedback')
+    f = Feedback.__table__()
+    due = (f.replied_at != Null) | (f.deadline < ctx.as_of)
+    on_time = (f.replied_at != Null) & (
+        (f.deadline == Null) | (f.replied_at <= f.deadline))
+    return f.select(f.district, _count_if(on_time), Count(f.id),
+        where=(f.type == 'complaint')
+        & (f.submitted_at >= ctx.start) & (f.submitted_at < ctx.end)
+        & due & (f.district != Null),
+        group_by=[f.district])
+
+
+def _complaints_unit(ctx):
+    Feedback = Pool().get('elevator.public.feedback')
+    f = Feedback.__table__()
+    return f.select(f.maintenance_unit, Count(f.id),
+        where=(f.type == 'complaint')
+        & (f.submitted_at >= ctx.start) & (f.submitted_at < ctx.end)
+        & ~Coalesce(f.resolution, '').in_(['invalid', 'duplicate'])
+        & (f.maintenance_unit != Null),
+        group_by=[f.maintenance_unit])
+
+
+def _public_rating(ctx):
+    Rating = Pool().get('elevator.public.rating')
+    r = Rating.__table__()
+    return r.select(r.maintenance_unit, Sum(r.score_maintenance),
+        Count(r.id),
+        where=(r.create_date >= ctx.start) & (r.create_date < ctx.end)
+        & (r.maintenance_unit != Null),
+        group_by=[r.maintenance_unit])
+
+
+def _faults_unit(ctx):
+    pool = Pool()
+    Event = pool.get('elevator.iot.event')
+    FaultType = pool.get('elevator.iot.fault.type')
+    Elevator = pool.get('elevator.elevator')
+    ev = Event.__table__()
+    ft = FaultType.__table__()
+    e = Elevator.__table__()
+    return ev.join(ft, condition=ev.fault_type == ft.id
+        ).join(e, condition=ev.elevator == e.id
+        ).select(e.maintenance_unit, Count(ev.id),
+        where=(ev.occurred_at >= ctx.start) & (ev.occurred_at < ctx.end)
+        & (ft.reaction != 'none') & (e.maintenance_unit != Null),
+        group_by=[e.maintenance_unit])
+
+
+def _subsidy_executed(ctx):
+    """Programmes of the period's year run by a district (or a region
+    inside it): amounts paid by the end of the period over their
+    budgets. Programmes of the whole city count for no district."""
+    pool = Pool()
+    Program = pool.get('elevator.subsidy.program')
+    Application = pool.get('elevator.subsidy.application')
+    Region = pool.get('elevator.region')
+    p = Program.__table__()
+    a = Application.__table__()
+    r = Region.__table__()
+    dr = Region.__table__()
+    paid = a.select(a.program, Sum(Coalesce(a.paid_amount, 0)).as_('paid'),
+        where=(a.state == 'paid') & (a.paid_date <= ctx.end_date),
+        group_by=[a.program])
+    return p.join(r, condition=p.region == r.id
+        ).join(dr, condition=Like(r.path, Concat(dr.path, '%'))
+        ).join(paid, 'LEFT', condition=paid.program == p.id
+        ).select(dr.id, Sum(Coalesce(paid.paid, 0)), Sum(p.budget),
+        where=(p.year == ctx.year) & (p.state != 'draft')
+        & dr.level.in_(DISTRICT_LEVELS),
+        group_by=[dr.id])
+
+
+FORMULAS = {f.code: f for f in [
+        Formula('district_iot_coverage', 'district', 'elevator_iot',
+            'share', 'higher', ('elevator.iot.device',), _iot_coverage,
+            "Monitoring coverage of elevators in use (%)"),
+        Formula('district_video_coverage', 'district', 'elevator', 'share',
+            'higher', (), _video_coverage,
+            "Video coverage in public gathering places and residential "
+            "estates (%)"),
+        Formula('district_maintenance_on_time', 'district',
+            'elevator_maintenance', 'share', 'higher',
+            ('elevator.maintenance.order',),
+            lambda ctx: _orders_due(ctx, 'district'),
+            "Maintenance visits made on time (%)"),
+        Formula('district_maintenance_duration', 'district',
+            'elevator_maintenance', 'share', 'higher',
+            ('elevator.maintenance.order',),
+            lambda ctx: _orders_duration(ctx, 'district'),
+            "Visits meeting the minimum duration (%)"),
+        Formula('district_maintenance_confirmed', 'district',
+            'elevator_maintenance', 'share', 'higher',
+            ('elevator.maintenance.order',),
+            lambda ctx: _orders_confirmed(ctx, 'district'),
+            "Visits confirmed by the user unit (%)"),
+        Formula('district_inspection_on_time', 'district', 'elevator',
+            'share', 'higher', (), _inspection_on_time,
+            "Elevators inspected on time (%)"),
+        Formula('district_rescue_accept', 'district', 'elevator_rescue',
+            'share', 'higher', ('elevator.rescue.dispatch',),
+            lambda ctx: _rescue_accept(ctx, 'district'),
+            "Level-1 rescues accepted within the deadline (%)"),
+        Formula('district_rescue_arrival', 'district', 'elevator_rescue',
+            'share', 'higher', ('elevator.rescue.ticket',),
+            _rescue_arrival_district,
+            "Rescuers on site within 30/60 minutes (%)"),
+        Formula('district_complaint_on_time', 'district',
+            'elevator_public', 'share', 'higher',
+            ('elevator.public.feedback',), _complaints_on_time,
+            "Complaints handled on time (%)"),
+        Formula('district_subsidy_executed', 'district', 'elevator_subsidy',
+            'share', 'higher', ('elevator.subsidy.program',),
+            _subsidy_executed, "Subsidy budget executed (%)"),
+        Formula('unit_maintenance_on_time', 'unit', 'elevator_maintenance',
+            'share', 'higher', ('elevator.maintenance.order',),
+            lambda ctx: _orders_due(ctx, 'maintenance_unit'),
+            "Maintenance visits made on time (%)"),
+        Formula('unit_short_visits', 'unit', 'elevator_maintenance',
+            'share', 'lower', ('elevator.maintenance.order',),
+            lambda ctx: _orders_duration(ctx, 'maintenance_unit',
+                short=True),
+            "Visits shorter than the minimum (%)"),
+        Formula('unit_unconfirmed', 'unit', 'elevator_maintenance', 'share',
+            'lower', ('elevator.maintenance.order',),
+            lambda ctx: _orders_unconfirmed(ctx, 'maintenance_unit'),
+            "Records unconfirmed after the delay (%)"),
+        Formula('unit_rescue_accept', 'unit', 'elevator_rescue', 'share',
+            'higher', ('elevator.rescue.dispatch',),
+            lambda ctx: _rescue_accept(ctx, 'unit'),
+            "Level-1 rescues accepted within the deadline (%)"),
+        Formula('unit_rescue_arrival', 'unit', 'elevator_rescue', 'share',
+            'higher', ('elevator.rescue.dispatch',), _rescue_arrival_unit,
+            "Accepted rescues reached within the deadline (%)"),
+        Formula('unit_missed_level1', 'unit', 'elevator_rescue', 'per100',
+            'lower', ('elevator.rescue.dispatch',), _missed_level1,
+            "Missed level-1 dispatches per 100 elevators"),
+        Formula('unit_maintenance_entrapments', 'unit', 'elevator_rescue',
+            'per100', 'lower', ('elevator.rescue.ticket',),
+            _maintenance_entrapments,
+            "Entrapments caused by maintenance quality per 100 elevators"),
+        Formula('unit_complaints', 'unit', 'elevator_public', 'per100',
+            'lower', ('elevator.public.feedback',), _complaints_unit,
+            "Complaints per 100 elevators"),
+        Formula('unit_public_rating', 'unit', 'elevator_public', 'average',
+            'higher', ('elevator.public.rating',), _public_rating,
+            "Average public rating of the maintenance (1-5)"),
+        Formula('unit_faults_per_elevator', 'unit', 'elevator_iot',
+            'per_elevator', 'lower', ('elevator.iot.event',), _faults_unit,
+            "IoT faults per elevator"),
+        ]}
+
+
+def available(formula):
+    "Whether the formula's module is activated in this database."
+    code = formula.code if isinstance(formula, Formula) else formula
+    formula = FORMULAS.get(code)
+    if formula is None:
+        return False
+    return all(model(name) is not None for name in formula.models)
+
+
+def value(kind, numerator, denominator):
+    "The indicator value of a formula of `kind` (see the module doc)."
+    numerator = float(numerator or 0)
+    if kind == 'count':
+        return numerator
+    if not denominator:
+        return None
+    denominator = float(denominator)
+    if kind in {'share', 'per100'}:
+        return 100 * numerator / denominator
+    return numerator / denominator
+
+
+def factor(kind):
+    "What numerator / denominator is multiplied by to make the value."
+    return 100 if kind in {'share', 'per100'} else 1
+
+
+def run(codes, ctx):
+    """{code: {key: (numerator, denominator)}} of the available formulas
+    among codes, one query each."""
+    cursor = Transaction().connection.cursor()
+    result = {}
+    for code in codes:
+        formula = FORMULAS[code]
+        if not available(formula):
+            continue
+        cursor.execute(*formula.query(ctx))
+        rows = {}
+        for row in cursor:
+            key, numerator = row[0], row[1]
+            denominator = row[2] if len(row) > 2 else None
+            rows[key] = (_number(numerator), _number(denominator))
+        result[code] = rows
+    return result
+
+
+def _number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def districts():
+    "The districts, counties and management committees: [(id, name)]."
+    Region = Pool().get('elevator.region')
+    r = Region.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*r.select(r.id, r.name, r.code,
+            where=r.level.in_(DISTRICT_LEVELS)
+            & (Coalesce(r.active, TRUE) == TRUE),
+            order_by=[r.code.asc]))
+    return [(i, n) for i, n, _ in cursor]
+
+
+def elevators_in_use(key):
+    "{district or maintenance unit id: elevators in use}."
+    Elevator = Pool().get('elevator.elevator')
+    e = Elevator.__table__()
+    column = getattr(e, key)
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*e.select(column, Count(e.id),
+            where=(e.state == 'in_use') & (column != Null),
+            group_by=[column]))
+    return dict(cursor)
+
+
+def compute(scope, indicators, ctx, keys):
+    """Compute the indicators of `scope` for `keys` ({key: elevators in
+    use}): {key: [(indicator, numerator, denominator, value)]} with one
+    entry per available indicator, in the order of indicators."""
+    codes = {i.formula for i in indicators}
+    results = run(sorted(codes), ctx)
+    table = {k: [] for k in keys}
+    for indicator in indicators:
+        if indicator.formula not in results:
+            continue
+        formula = FORMULAS[indicator.formula]
+        rows = results[indicator.formula]
+        for key, elevators in keys.items():
+            numerator, denominator = rows.get(key, (0, None))
+            if formula.kind in {'per100', 'per_elevator'}:
+                denominator = elevators
+            elif formula.kind == 'count':
+                denominator = None
+            elif denominator is None:
+                numerator = None
+            table[key].append((indicator, numerator, denominator,
+                    value(formula.kind, numerator, denominator)))
+    return table

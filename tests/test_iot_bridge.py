@@ -1,0 +1,788 @@
+"""The MQTT bridge end to end: a real Mosquitto (our own, on a free port,
+so that nobody else's bridge shares our subscription), a real PostgreSQL
+database with elevator_iot, the real `elevator bridge` as a subprocess,
+messages published with paho; every assertion reads the database.
+
+Also: the fallback to MQTT 3.1.1 against the embedded demo broker (amqtt),
+and the simulator's traffic landing where it should.
+
+The helpers here (brokers, bridge process, database with devices,
+publisher, queries) are shared by the other tests/test_iot_*.py files.
+"""
+import atexit
+import datetime as dt
+import getpass
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+
+from elevator_platform import scratch_db, tryton_env
+from elevator_platform.iot import simulator
+
+from test_browser import WAIT, free_port, stop, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DISTRICT = '350302'
+# Elevators with one controller data terminal each, plus a retired device.
+DEVICE_COUNT = 40
+SERIALS = [f'PT-T-{n:04d}' for n in range(DEVICE_COUNT)]
+RETIRED = 'PT-T-RETIRED'
+LOCAL = dt.timezone(dt.timedelta(hours=8))
+
+
+# --- helpers shared by the tests/test_iot_*.py files ------------------------
+
+def database_name(kind):
+    prefix = re.sub(r'[^a-z0-9_]', '_',
+        (os.environ.get('DB_NAME') or 'test').lower())[:30]
+    return f'{prefix}_{kind}_{uuid.uuid4().hex[:8]}'
+
+
+def uri_for(database, uri=None):
+    "psycopg URI of database on the server of uri (default: the tests')."
+    parts = urllib.parse.urlsplit(uri or scratch_db.database_uri())
+    return urllib.parse.urlunsplit(parts._replace(path='/' + database))
+
+
+def query(database, statement, params=(), uri=None):
+    "Rows of a statement, on a connection of its own."
+    with psycopg.connect(uri_for(database, uri), autocommit=True) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def scalar(database, statement, params=(), uri=None):
+    return query(database, statement, params, uri)[0][0]
+
+
+_template = {}
+
+
+def iot_template():
+    """A database with elevator_iot, DEVICE_COUNT elevators in use each with
+    a controller terminal (SERIALS) and a retired device; made once per
+    test run and copied by iot_database()."""
+    if 'name' not in _template:
+        name = database_name('iot_template')
+        scratch_db.create_database(name, modules=['elevator_iot'])
+        atexit.register(scratch_db.drop_database, name)
+        with tryton_env.transaction(name) as pool:
+            create_devices(pool)
+        # Tryton's pooled connections would keep the copy from starting.
+        from trytond import backend
+        backend.Database(name).close()
+        _template['name'] = name
+    return _template['name']
+
+
+def iot_database(kind):
+    name = database_name(kind)
+    scratch_db.create_database(name, template=iot_template())
+    return name
+
+
+def create_devices(pool):
+    ModelData = pool.get('ir.model.data')
+    Party = pool.get('party.party')
+    Place = pool.get('elevator.place')
+    Elevator = pool.get('elevator.elevator')
+    Device = pool.get('elevator.iot.device')
+    region = ModelData.get_id('elevator', f'region_{DISTRICT}')
+    vendor, = Party.create([{'name': '莆田物联测试科技有限公司'}])
+    place, = Place.create([{'name': '城厢物联测试小区',
+                'category': 'residential', 'region': region}])
+    elevators = Elevator.create([{
+                'registration_code': f'3110{DISTRICT}2019{n:06d}',
+                'category': '3110', 'region': region, 'place': place.id,
+                'place_category': 'residential',
+                } for n in range(DEVICE_COUNT + 1)])
+    Elevator.put_in_use(elevators)
+    devices = Device.create([{
+                'serial': serial, 'type': 'controller_terminal',
+                'elevator': elevator.id, 'vendor': vendor.id,
+                } for serial, elevator in zip(SERIALS + [RETIRED],
+                elevators)])
+    Device.retire(devices[-1:])
+
+
+class Mosquitto:
+    """Our own Mosquitto on a free port. It keeps every QoS 1 message of an
+    absent or slow subscriber (max_queued_messages 0: no limit), as the
+    production broker of the bridge must."""
+
+    def __init__(self, workdir, extra='', name='mosquitto'):
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.name = name
+        self.conf = self.workdir / f'{name}.conf'
+        self.log = self.workdir / f'{name}.log'
+        self.extra = extra
+        self.process = None
+
+    def start(self):
+        anonymous = ('' if 'allow_anonymous' in self.extra
+            else 'allow_anonymous true')
+        self.conf.write_text(textwrap.dedent(f'''\
+            listener {self.port} 127.0.0.1
+            {anonymous}
+            persistence false
+            max_queued_messages 0
+            user {getpass.getuser()}
+            log_dest file {self.log}
+            ''') + textwrap.dedent(self.extra))
+        with open(self.workdir / f'{self.name}.out', 'ab') as out:
+            self.process = subprocess.Popen(['mosquitto', '-c',
+                    str(self.conf)], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError('mosquitto exited:\n'
+                    + (self.workdir / f'{self.name}.out').read_text())
+            return reachable(self.port)
+        wait_for(ready, 'mosquitto to start')
+        return self
+
+    def stop(self):
+        stop(self.process)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def reachable(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), 1).close()
+    except OSError:
+        return False
+    return True
+
+
+class BridgeProcess:
+    "`elevator bridge` in a subprocess, its output in a log file."
+
+    def __init__(self, database, port, workdir, client_id=None,
+            protocol='auto', uri=None, args=()):
+        self.database = database
+        self.port = port
+        self.workdir = Path(workdir)
+        self.client_id = client_id or f'test-bridge-{uuid.uuid4().hex[:8]}'
+        self.protocol = protocol
+        self.uri = uri or scratch_db.database_uri()
+        self.args = list(args)
+        self.log = self.workdir / f'bridge-{self.client_id}.log'
+        self.process = None
+        self.starts = 0
+
+    def start(self, wait=True):
+        env = {**os.environ, 'TRYTOND_DATABASE_URI': self.uri,
+            'PYTHONUNBUFFERED': '1'}
+        env.pop('TRYTOND_CONFIG', None)
+        self.starts += 1
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, 'ab') as out:
+            self.process = subprocess.Popen([str(BIN / 'elevator'), 'bridge',
+                    '-d', self.database, '--port', str(self.port),
+                    '--client-id', self.client_id, '--protocol',
+                    self.protocol, '--stats', '5', *self.args],
+                stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
+                start_new_session=True)
+        if wait:
+            self.wait_connected()
+        return self
+
+    def output(self, since_start=True):
+        text = self.log.read_text(errors='replace')
+        return text[self.offset:] if since_start else text
+
+    def wait_connected(self):
+        def connected():
+            if self.process.poll() is not None:
+                raise AssertionError('the bridge exited:\n'
+                    + self.output()[-4000:])
+            return 'subscribed to' in self.output()
+        wait_for(connected, 'the bridge to connect')
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self):
+        "SIGKILL: no clean-up, no last acknowledgement."
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        stop(self.process)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Publisher:
+    "A paho client publishing device messages."
+
+    def __init__(self, port, protocol=mqtt.MQTTv5, client_id=None,
+            username=None, password=None):
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f'test-pub-{uuid.uuid4().hex[:8]}',
+            protocol=protocol)
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.max_inflight_messages_set(500)
+        self.client.max_queued_messages_set(0)
+        connected = threading.Event()
+        self.client.on_connect = lambda *args: connected.set()
+        self.client.connect('127.0.0.1', port)
+        self.client.loop_start()
+        assert connected.wait(WAIT), 'publisher did not connect'
+        self.infos = []
+
+    def send(self, serial, kind, payload, qos=1, topic=None, retain=False):
+        if not isinstance(payload, (bytes, bytearray)):
+            payload = json.dumps(payload, ensure_ascii=False).encode()
+        info = self.client.publish(
+            topic or f'elevator/v1/{serial}/{kind}', payload, qos=qos,
+            retain=retain)
+        self.infos.append(info)
+        if len(self.infos) > 1000:
+            self.flush()
+        return info
+
+    def flush(self):
+        for info in self.infos:
+            info.wait_for_publish(WAIT)
+            assert info.is_published(), 'message not published'
+        self.infos = []
+
+    def close(self):
+        self.flush()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def local(stamp):
+    "ISO 8601 with the +08:00 offset of Putian, as devices send."
+    return stamp.astimezone(LOCAL).isoformat(timespec='milliseconds')
+
+
+def utc(stamp):
+    "The UTC naive datetime Tryton stores for an aware datetime."
+    return stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def now():
+    "Aware UTC now, to the millisecond as devices stamp."
+    stamp = dt.datetime.now(dt.timezone.utc)
+    return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+
+
+def running(stamp, **values):
+    data = {'collectTime': local(stamp), 'serviceMode': 1,
+        'carDirection': 0, 'carStatus': 0, 'doorZone': 1, 'carPosition': 1,
+        'passengerStatus': 0, 'speed': 0.0, 'doorStatus': 2}
+    data.update(values)
+    return data
+
+
+def periodic(stamp, runs, **values):
+    data = {'collectTime': local(stamp), 'totalRunCount': runs,
+        'totalRunningTime': round(runs * 0.01, 2),
+        'doorOpenCount': runs * 2, 'totalRunMileage': runs * 20.0,
+        'ropeBendCount': runs * 4}
+    data.update(values)
+    return data
+
+
+def fault(fault_id, fault_no, stamp, recovery=0, **values):
+    data = {'faultId': fault_id, 'faultNo': fault_no, 'recovery': recovery,
+        'occurTime': local(stamp), 'carPosition': 3}
+    data.update(values)
+    return data
+
+
+def status_row(database, serial, uri=None):
+    "The live status of the elevator of a device, as a dict."
+    rows = query(database, '''
+        SELECT s.online, s.collect_time, s.service_mode, s.car_direction,
+            s.car_status, s.door_zone, s.car_position, s.passenger_status,
+            s.speed, s.door_status, s.open_faults, s.critical,
+            s.status_time, d.serial, s.updated_at
+        FROM elevator_iot_status s
+        JOIN elevator_iot_device d ON d.elevator = s.elevator
+        WHERE d.serial = %s''', (serial,), uri)
+    if not rows:
+        return None
+    names = ['online', 'collect_time', 'service_mode', 'car_direction',
+        'car_status', 'door_zone', 'car_position', 'passenger_status',
+        'speed', 'door_status', 'open_faults', 'critical', 'status_time',
+        'device', 'updated_at']
+    return dict(zip(names, rows[0]))
+
+
+def device_row(database, serial, uri=None):
+    state, last_seen = query(database, '''SELECT state, last_seen
+        FROM elevator_iot_device WHERE serial = %s''', (serial,), uri)[0]
+    return {'state': state, 'last_seen': last_seen}
+
+
+def events(database, serial, uri=None):
+    "{faultId: event} of a device."
+    rows = query(database, '''
+        SELECT e.fault_id, e.state, t.code, e.reaction, e.follow_up,
+            e.occurred_at, e.cleared_at, e.source, e.car_position
+        FROM elevator_iot_event e
+        JOIN elevator_iot_device d ON d.id = e.device
+        JOIN elevator_iot_fault_type t ON t.id = e.fault_type
+        WHERE d.serial = %s''', (serial,), uri)
+    names = ['state', 'code', 'reaction', 'follow_up', 'occurred_at',
+        'cleared_at', 'source', 'car_position']
+    return {r[0]: dict(zip(names, r[1:])) for r in rows}
+
+
+def daily(database, serial, uri=None):
+    rows = query(database, '''
+        SELECT y.date, y.run_count_first, y.run_count_last,
+            y.door_count_first, y.door_count_last, y.mileage_first,
+            y.mileage_last, y.running_hours_first, y.running_hours_last,
+            y.rope_bend_last
+        FROM elevator_iot_daily y
+        JOIN elevator_iot_device d ON d.elevator = y.elevator
+        WHERE d.serial = %s ORDER BY y.date''', (serial,), uri)
+    names = ['date', 'run_first', 'run_last', 'door_first', 'door_last',
+        'mileage_first', 'mileage_last', 'hours_first', 'hours_last',
+        'rope_bend']
+    return [dict(zip(names, r)) for r in rows]
+
+
+def dead_letters(database, where='TRUE', params=(), uri=None):
+    rows = query(database, f'''
+        SELECT topic, device_serial, kind, reason, detail, payload, size,
+            source
+        FROM elevator_iot_dead_letter WHERE {where} ORDER BY id''', params,
+        uri)
+    names = ['topic', 'device_serial', 'kind', 'reason', 'detail',
+        'payload', 'size', 'source']
+    return [dict(zip(names, r)) for r in rows]
+
+
+# --- the fixtures of this module ---------------------------------------------
+
+@pytest.fixture(scope='module')
+def workdir():
+    with tempfile.TemporaryDirectory(prefix='elevator-bridge-') as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope='module')
+def database():
+    name = iot_database('bridge')
+    try:
+        yield name
+    finally:
+        scratch_db.drop_database(name)
+
+
+@pytest.fixture(scope='module')
+def broker(workdir):
+    with Mosquitto(workdir) as broker:
+        yield broker
+
+
+@pytest.fixture(scope='module')
+def bridge(database, broker, workdir):
+    process = BridgeProcess(database, broker.port, workdir)
+    try:
+        with process:
+            yield process
+    except BaseException:
+        print(process.output(since_start=False)[-6000:])
+        raise
+
+
+@pytest.fixture(scope='module')
+def publisher(broker):
+    with Publisher(broker.port) as publisher:
+        yield publisher
+
+
+_next = iter(SERIALS)
+
+
+def take(count=1):
+    "Devices no other test of this module uses."
+    return [next(_next) for _ in range(count)]
+
+
+def settle(bridge, publisher, database, marker_serial):
+    """Wait until everything published before is handled: a last message
+    from marker_serial is in the database (the bridge handles in order)."""
+    publisher.flush()
+    stamp = now() - dt.timedelta(seconds=1)
+    publisher.send(marker_serial, 'running', running(stamp, carPosition=99))
+    publisher.flush()
+    wait_for(lambda: (status_row(database, marker_serial) or {}).get(
+            'collect_time') == utc(stamp), 'the bridge to catch up')
+    assert bridge.alive
+
+
+# --- the tests ---------------------------------------------------------------
+
+def test_running_updates_live_status(database, bridge, publisher):
+    serial, = take()
+    stamp = now() - dt.timedelta(seconds=5)
+    publisher.send(serial, 'running', running(stamp, serviceMode=1,
+            carDirection=1, carStatus=1, doorZone=0, carPosition=7,
+            passengerStatus=1, speed=1.75, doorStatus=5))
+    row = wait_for(lambda: status_row(database, serial),
+        'a live status row')
+    assert row['online'] is True
+    assert row['collect_time'] == utc(stamp)
+    assert (row['service_mode'], row['car_direction'], row['car_status'],
+        row['door_zone'], row['car_position'], row['passenger_status'],
+        row['speed'], row['door_status']) == (
+        '1', '1', '1', False, 7, '1', 1.75, '5')
+    device = device_row(database, serial)
+    assert device['state'] == 'online'
+    assert device['last_seen'] is not None
+
+
+def test_running_out_of_order_and_replayed(database, bridge, publisher):
+    serial, marker = take(2)
+    base = now() - dt.timedelta(minutes=5)
+    newest = running(base + dt.timedelta(seconds=30), carPosition=12)
+    older = running(base + dt.timedelta(seconds=10), carPosition=3)
+    publisher.send(serial, 'running', newest)
+    settle(bridge, publisher, database, marker)
+    # An older reading arriving late, and the newest one again: no change.
+    publisher.send(serial, 'running', older)
+    publisher.send(serial, 'running', newest)
+    settle(bridge, publisher, database, marker)
+    row = status_row(database, serial)
+    assert row['collect_time'] == utc(base + dt.timedelta(seconds=30))
+    assert row['car_position'] == 12
+
+
+def test_periodic_feeds_daily_in_any_order(database, bridge, publisher):
+    serial, marker = take(2)
+    # Three readings of one Putian day, the last one arriving first.
+    day = dt.datetime.now(LOCAL).replace(hour=0, minute=30, second=0,
+        microsecond=0) - dt.timedelta(days=1)
+    readings = [(day + dt.timedelta(hours=h), runs)
+        for h, runs in [(0, 1000), (6, 1180), (20, 1400)]]
+    for stamp, runs in [readings[2], readings[0], readings[1],
+            readings[0]]:
+        publisher.send(serial, 'periodic', periodic(stamp, runs))
+    settle(bridge, publisher, database, marker)
+    rows = daily(database, serial)
+    assert len(rows) == 1
+    row, = rows
+    assert row['date'] == day.date()
+    assert (row['run_first'], row['run_last']) == (1000, 1400)
+    assert (row['door_first'], row['door_last']) == (2000, 2800)
+    assert (row['mileage_first'], row['mileage_last']) == (20000.0, 28000.0)
+    assert row['rope_bend'] == 5600
+    # The next day's first reading opens a new row.
+    publisher.send(serial, 'periodic', periodic(
+            day + dt.timedelta(days=1, hours=1), 1500))
+    settle(bridge, publisher, database, marker)
+    assert [r['run_last'] for r in daily(database, serial)] == [1400, 1500]
+
+
+def test_faults_events_reactions_and_recovery(database, bridge, publisher):
+    serial, marker = take(2)
+    base = now() - dt.timedelta(minutes=2)
+    faults = {
+        'T-1-trapped': 7,       # passengers trapped: rescue
+        'T-1-overrun': 1,       # critical safety fault
+        'T-1-door': 11,         # repair
+        'T-1-obstructed': 20,   # recorded only
+        }
+    for i, (fault_id, code) in enumerate(faults.items()):
+        publisher.send(serial, 'fault', fault(fault_id, code,
+                base + dt.timedelta(seconds=i)))
+    settle(bridge, publisher, database, marker)
+    found = events(database, serial)
+    assert set(found) == set(faults)
+    assert {k: (e['code'], e['state']) for k, e in found.items()} == {
+        k: (str(c), 'open') for k, c in faults.items()}
+    assert found['T-1-trapped']['reaction'] == 'rescue'
+    assert found['T-1-trapped']['follow_up'] in ('rescue_waiting', 'rescue')
+    assert found['T-1-overrun']['follow_up'] in ('repair_waiting', 'repair')
+    assert found['T-1-door']['follow_up'] in ('repair_waiting', 'repair')
+    assert found['T-1-obstructed']['follow_up'] == 'none'
+    assert found['T-1-trapped']['occurred_at'] == utc(base)
+    assert found['T-1-trapped']['source'] == 'mqtt'
+    row = status_row(database, serial)
+    assert (row['open_faults'], row['critical']) == (4, True)
+
+    # A replay of a raised fault changes nothing.
+    publisher.send(serial, 'fault', fault('T-1-trapped', 7,
+            base + dt.timedelta(seconds=30), carPosition=9))
+    # The recovery of the critical fault clears it.
+    cleared_at = base + dt.timedelta(seconds=40)
+    publisher.send(serial, 'fault', fault('T-1-overrun', 1, cleared_at,
+            recovery=1))
+    settle(bridge, publisher, database, marker)
+    found = events(database, serial)
+    assert len(found) == 4
+    assert found['T-1-trapped']['car_position'] == 3
+    assert found['T-1-trapped']['occurred_at'] == utc(base)
+    assert found['T-1-overrun']['state'] == 'cleared'
+    assert found['T-1-overrun']['cleared_at'] == utc(cleared_at)
+    row = status_row(database, serial)
+    assert (row['open_faults'], row['critical']) == (3, False)
+
+    # A recovery replayed, and one arriving before its raise.
+    publisher.send(serial, 'fault', fault('T-1-overrun', 1, cleared_at,
+            recovery=1))
+    publisher.send(serial, 'fault', fault('T-1-late', 12,
+            base + dt.timedelta(seconds=50), recovery=1))
+    publisher.send(serial, 'fault', fault('T-1-late', 12,
+            base + dt.timedelta(seconds=45)))
+    settle(bridge, publisher, database, marker)
+    found = events(database, serial)
+    assert len(found) == 5
+    assert found['T-1-late']['state'] == 'cleared'
+    assert status_row(database, serial)['open_faults'] == 3
+
+
+def test_status_online_offline(database, bridge, publisher):
+    serial, marker = take(2)
+    base = now() - dt.timedelta(minutes=1)
+    publisher.send(serial, 'running', running(base))
+    publisher.send(serial, 'status', {'online': False,
+            'ts': local(base + dt.timedelta(seconds=20))}, retain=True)
+    settle(bridge, publisher, database, marker)
+    row = status_row(database, serial)
+    assert row['online'] is False
+    assert row['status_time'] == utc(base + dt.timedelta(seconds=20))
+    assert device_row(database, serial)['state'] == 'offline'
+    # An older "online" arriving late does not bring it back.
+    publisher.send(serial, 'status', {'online': True,
+            'ts': local(base + dt.timedelta(seconds=10))})
+    settle(bridge, publisher, database, marker)
+    assert status_row(database, serial)['online'] is False
+    # A newer one does.
+    publisher.send(serial, 'status', {'online': True,
+            'ts': local(base + dt.timedelta(seconds=30))})
+    settle(bridge, publisher, database, marker)
+    assert status_row(database, serial)['online'] is True
+    assert device_row(database, serial)['state'] == 'online'
+    # Clean the retained message off the broker.
+    publisher.send(serial, 'status', b'', retain=True)
+
+
+def bad_messages(serial, marker):
+    """(topic, payload, expected reason) of every kind of bad input."""
+    stamp = local(now() - dt.timedelta(seconds=10))
+    good = running(now() - dt.timedelta(seconds=10))
+
+    def topic(kind, sn=serial):
+        return f'elevator/v1/{sn}/{kind}'
+
+    def dumps(data):
+        return json.dumps(data).encode()
+    return [
+        ('not JSON', topic('running'), b'{"collectTime": ', 'not_json'),
+        ('not an object', topic('running'), b'[1, 2, 3]', 'not_json'),
+        ('not UTF-8', topic('running'), b'{"a": "\xff\xfe"}', 'not_json'),
+        ('nested too deep', topic('running'), b'[' * 30000 + b']' * 30000,
+            'not_json'),
+        ('NaN', topic('running'), dumps(good)[:-1] + b', "speed": NaN}',
+            'invalid'),
+        ('string for a number', topic('running'),
+            dumps({**good, 'carPosition': '3'}), 'invalid'),
+        ('boolean for an integer', topic('running'),
+            dumps({**good, 'doorStatus': True}), 'invalid'),
+        ('out of range', topic('running'),
+            dumps({**good, 'doorStatus': 9}), 'invalid'),
+        ('huge integer', topic('running'),
+            dumps({**good, 'carPosition': 10 ** 30}), 'invalid'),
+        ('no time', topic('running'),
+            dumps({k: v for k, v in good.items() if k != 'collectTime'}),
+            'invalid'),
+        ('bad time', topic('running'),
+            dumps({**good, 'collectTime': 'yesterday'}), 'invalid'),
+        ('negative epoch', topic('running'),
+            dumps({**good, 'collectTime': -5}), 'invalid'),
+        ('missing counter', topic('periodic'),
+            dumps({'collectTime': stamp}), 'invalid'),
+        ('faultNo not a number', topic('fault'),
+            dumps(fault('T-BAD-1', 'abc', now())), 'invalid'),
+        ('faultId too long', topic('fault'),
+            dumps(fault('x' * 200, 7, now())), 'invalid'),
+        ('online not boolean', topic('status'),
+            dumps({'online': 'yes'}), 'invalid'),
+        ('image not a URL', topic('fault'),
+            dumps(fault('T-BAD-2', 7, now(), imageUrl='javascript:x')),
+            'invalid'),
+        ('unknown fault code', topic('fault'),
+            dumps(fault('T-BAD-3', 9999, now())), 'unknown_fault'),
+        ('far in the future', topic('running'),
+            dumps(running(now() + dt.timedelta(days=1))), 'future'),
+        ('fault far in the future', topic('fault'),
+            dumps(fault('T-BAD-4', 7, now() + dt.timedelta(hours=2))),
+            'future'),
+        ('unknown device', topic('running', 'PT-NOBODY-01'), dumps(good),
+            'unknown_device'),
+        ('retired device', topic('running', RETIRED), dumps(good),
+            'retired_device'),
+        ('payload of another device', topic('running'),
+            dumps({**good, 'deviceSn': marker}), 'topic_mismatch'),
+        ('no device in the topic', 'elevator/v1//running', dumps(good),
+            'topic_mismatch'),
+        ('unknown kind', topic('weather'), dumps(good), 'unknown_kind'),
+        ('over 64 KiB', topic('running'),
+            dumps({**good, 'padding': 'x' * (65 * 1024)}), 'too_large'),
+        ]
+
+
+def test_bad_input_goes_to_dead_letters(database, bridge, publisher):
+    serial, marker = take(2)
+    cases = bad_messages(serial, marker)
+    before = scalar(database,
+        'SELECT COALESCE(MAX(id), 0) FROM elevator_iot_dead_letter')
+    # Interleaved with good messages, which must all land.
+    base = now() - dt.timedelta(minutes=1)
+    for i, (_, topic, payload, _) in enumerate(cases):
+        publisher.send(None, None, payload, topic=topic)
+        publisher.send(serial, 'running', running(
+                base + dt.timedelta(seconds=i), carPosition=i))
+    settle(bridge, publisher, database, marker)
+    letters = dead_letters(database, 'id > %s', (before,))
+    assert [(d['topic'], d['reason']) for d in letters] == [
+        (topic, reason) for _, topic, _, reason in cases], '\n'.join(
+        f'{d["reason"]}: {d["detail"]}' for d in letters)
+    for (what, topic, payload, _), letter in zip(cases, letters):
+        assert letter['size'] == len(payload), what
+        assert bytes(letter['payload']) == payload, what
+        assert letter['source'] == 'mqtt'
+        assert letter['detail'], what
+    # Every good message landed; the bridge never stopped.
+    row = status_row(database, serial)
+    assert row['collect_time'] == utc(base + dt.timedelta(
+            seconds=len(cases) - 1))
+    assert bridge.alive
+    assert 'Traceback' not in bridge.output()
+    assert events(database, serial) == {}
+    # An unknown device is not registered by its messages.
+    assert scalar(database, '''SELECT COUNT(*) FROM elevator_iot_device
+        WHERE serial = 'PT-NOBODY-01' ''') == 0
+
+
+def test_simulated_traffic(database, bridge, broker, workdir):
+    """`elevator simulate` with the database's devices: its statistics and
+    the database agree."""
+    env = {**os.environ}
+    env.pop('TRYTOND_CONFIG', None)
+    run_id = f'SIM{uuid.uuid4().hex[:6]}'
+    before = scalar(database,
+        'SELECT COALESCE(MAX(id), 0) FROM elevator_iot_dead_letter')
+    result = subprocess.run([str(BIN / 'elevator'), 'simulate',
+            '-d', database, '--devices', '10', '--count', '1500',
+            '--rate', '0', '--fault-rate', '0.03', '--alarm-share', '0.3',
+            '--seed', '3', '--run-id', run_id, '--port', str(broker.port),
+            '--json', '--report', '0'],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=WAIT)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats['messages'] == 1500
+    assert stats['devices'] == 10
+    assert stats['failed'] == 0
+    assert stats['alarms'] > 0 and stats['recovered'] > 0
+    # The first ten devices of the registry, by serial.
+    serials = sorted(SERIALS)[:10]
+
+    def counts():
+        return query(database, '''
+            SELECT COUNT(*), COUNT(*) FILTER (WHERE e.state = 'cleared'),
+                COUNT(*) FILTER (WHERE t.code IN ('7', '8', '21'))
+            FROM elevator_iot_event e
+            JOIN elevator_iot_fault_type t ON t.id = e.fault_type
+            WHERE e.fault_id LIKE %s''', (run_id + '%',))[0]
+    expected = (stats['raised'], stats['recovered'], stats['alarms'])
+    wait_for(lambda: counts() == expected, 'the simulated faults')
+    assert query(database, '''
+        SELECT COUNT(DISTINCT d.serial) FROM elevator_iot_event e
+        JOIN elevator_iot_device d ON d.id = e.device
+        WHERE e.fault_id LIKE %s AND d.serial <> ALL(%s)''',
+        (run_id + '%', serials))[0][0] == 0
+    rows = query(database, '''
+        SELECT COUNT(*) FROM elevator_iot_status s
+        JOIN elevator_iot_device d ON d.elevator = s.elevator
+        WHERE d.serial = ANY(%s) AND s.collect_time IS NOT NULL''',
+        (serials,))
+    assert rows[0][0] == 10
+    assert scalar(database, '''SELECT COUNT(*) FROM elevator_iot_daily y
+        JOIN elevator_iot_device d ON d.elevator = y.elevator
+        WHERE d.serial = ANY(%s)''', (serials,)) > 0
+    assert dead_letters(database, 'id > %s', (before,)) == []
+
+
+def test_mqtt_311_fallback_with_embedded_broker(database, workdir):
+    """Against the demo's embedded broker (amqtt, MQTT 3.1.1 only) the
+    bridge falls back to a plain subscription and says that only one
+    bridge may run; messages still land, acknowledged after commit."""
+    port = free_port()
+    env = {**os.environ}
+    env.pop('TRYTOND_CONFIG', None)
+    log = workdir / 'embedded-broker.log'
+    with open(log, 'ab') as out:
+        broker = subprocess.Popen([str(BIN / 'elevator'), 'broker',
+                '--port', str(port)], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
+            start_new_session=True)
+    try:
+        wait_for(lambda: reachable(port), 'the embedded broker')
+        serial, = take()
+        with BridgeProcess(database, port, workdir) as bridge, \
+                Publisher(port, protocol=mqtt.MQTTv311) as publisher:
+            output = bridge.output()
+            assert 'does not speak MQTT 5' in output
+            assert 'ONLY ONE bridge' in output
+            assert 'subscribed to elevator/v1/+/+' in output
+            base = now() - dt.timedelta(seconds=30)
+            for i in range(50):
+                publisher.send(serial, 'running', running(
+                        base + dt.timedelta(seconds=i), carPosition=i % 20))
+            publisher.send(serial, 'fault', fault('T-311-trapped', 8,
+                    base + dt.timedelta(seconds=60)))
+            publisher.flush()
+            wait_for(lambda: 'T-311-trapped' in events(database, serial),
+                'the alarm through the embedded broker')
+            row = status_row(database, serial)
+            assert row['collect_time'] == utc(base + dt.timedelta(
+                    seconds=49))
+            assert bridge.alive
+    finally:
+        stop(broker)
+    assert 'embedded MQTT broker (amqtt, MQTT 3.1.1)' in log.read_text()

@@ -1,0 +1,382 @@
+"""No message lost, none doubled (DESIGN §9), with the real bridge:
+
+- the bridge killed with SIGKILL in the middle of a stream of 5,000 QoS 1
+  messages carrying 50 faults, then restarted: exactly 50 events, and every
+  live status and daily counter is the last one sent;
+- PostgreSQL stopped for 30 s during a stream: the bridge stops
+  acknowledging, retries, and once the database is back everything is
+  there, once. This test runs its own PostgreSQL instance (initdb in a
+  temporary directory, on a free port) so that the machine's shared one is
+  never stopped.
+
+The broker is our own Mosquitto, keeping every unacknowledged message of
+the bridge's persistent session (max_queued_messages 0).
+"""
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from elevator_platform import scratch_db
+
+from test_browser import WAIT, free_port, wait_for
+from test_iot_bridge import (
+    LOCAL, SERIALS, BridgeProcess, Mosquitto, Publisher, dead_letters,
+    fault, iot_database, iot_template, now, periodic, query, running, uri_for,
+    utc)
+
+DEVICES = SERIALS[:20]
+
+
+class Stream:
+    """A stream of QoS 1 messages from DEVICES: running readings, a periodic
+    reading every tenth message, `faults` faults spread evenly; and what
+    the database must hold once all of it is handled."""
+
+    def __init__(self, count, faults, prefix, step=0.1):
+        self.messages = []
+        start = now() - dt.timedelta(seconds=count * step + 120)
+        self.last_running = {}
+        self.runs = {}
+        self.fault_ids = set()
+        every = count // faults
+        # Spread over the stream and over the devices.
+        raised = {every * k + every // 2 + k % len(DEVICES): k
+            for k in range(faults)}
+        for i in range(count):
+            serial = DEVICES[i % len(DEVICES)]
+            stamp = start + dt.timedelta(seconds=i * step)
+            if i in raised:
+                fault_id = f'{prefix}-{i:05d}'
+                self.fault_ids.add(fault_id)
+                payload = fault(fault_id, (7, 8, 21, 4, 12)[raised[i] % 5],
+                    stamp)
+                kind = 'fault'
+            elif (i // len(DEVICES)) % 10 == 3:
+                runs = 10000 + i
+                day = stamp.astimezone(LOCAL).date()
+                first, _ = self.runs.get((serial, day), (runs, runs))
+                self.runs[(serial, day)] = (min(first, runs), runs)
+                payload = periodic(stamp, runs)
+                kind = 'periodic'
+            else:
+                payload = running(stamp, carPosition=i % 30,
+                    carStatus=i % 2, doorStatus=2 + i % 3)
+                self.last_running[serial] = (utc(stamp), i % 30)
+                kind = 'running'
+            self.messages.append((serial, kind, payload))
+        assert len(self.fault_ids) == faults
+        assert set(self.last_running) == set(DEVICES)
+
+    def publish(self, publisher, rate, progress=None):
+        "Publish at `rate` messages/s; count them in progress[0]."
+        started = time.monotonic()
+        for i, (serial, kind, payload) in enumerate(self.messages):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            publisher.send(serial, kind, payload, qos=1)
+            if progress is not None:
+                progress[0] = i + 1
+        publisher.flush()
+
+    def check(self, database, uri=None):
+        "The database holds the effect of every message, once."
+        events = query(database, '''
+            SELECT e.fault_id, d.serial, e.follow_up, e.state
+            FROM elevator_iot_event e
+            JOIN elevator_iot_device d ON d.id = e.device
+            WHERE e.fault_id = ANY(%s)''', (sorted(self.fault_ids),), uri)
+        assert len(events) == len(self.fault_ids)
+        assert {e[0] for e in events} == self.fault_ids
+        # Each reacted to once: trapped alarms wait for rescue, the others
+        # for repair.
+        assert all(e[2] in ('rescue_waiting', 'rescue', 'repair_waiting',
+                'repair') for e in events)
+        assert all(e[3] == 'open' for e in events)
+        statuses = {r[0]: (r[1], r[2]) for r in query(database, '''
+            SELECT d.serial, s.collect_time, s.car_position
+            FROM elevator_iot_status s
+            JOIN elevator_iot_device d ON d.elevator = s.elevator
+            WHERE d.serial = ANY(%s)''', (DEVICES,), uri)}
+        assert statuses == self.last_running
+        days = {(r[0], r[1]): (r[2], r[3]) for r in query(database, '''
+            SELECT d.serial, y.date, y.run_count_first, y.run_count_last
+            FROM elevator_iot_daily y
+            JOIN elevator_iot_device d ON d.elevator = y.elevator
+            WHERE d.serial = ANY(%s)''', (DEVICES,), uri)}
+        assert days == self.runs
+        open_faults = dict(query(database, '''
+            SELECT d.serial, s.open_faults FROM elevator_iot_status s
+            JOIN elevator_iot_device d ON d.elevator = s.elevator
+            WHERE d.serial = ANY(%s)''', (DEVICES,), uri))
+        assert sum(open_faults.values()) == len(self.fault_ids)
+
+    def missing(self, database, uri=None):
+        "What is not (yet) in the database, for the failure message."
+        found = {r[0] for r in query(database, '''
+            SELECT fault_id FROM elevator_iot_event
+            WHERE fault_id = ANY(%s)''', (sorted(self.fault_ids),), uri)}
+        statuses = {r[0]: (r[1], r[2]) for r in query(database, '''
+            SELECT d.serial, s.collect_time, s.car_position
+            FROM elevator_iot_status s
+            JOIN elevator_iot_device d ON d.elevator = s.elevator
+            WHERE d.serial = ANY(%s)''', (DEVICES,), uri)}
+        return {
+            'events': sorted(self.fault_ids - found),
+            'statuses': {s: (statuses.get(s), last)
+                for s, last in self.last_running.items()
+                if statuses.get(s) != last},
+            }
+
+    def handled(self, database, uri=None):
+        "Whether the last message of every device is in the database."
+        return query(database, '''
+            SELECT COUNT(*) FROM elevator_iot_event
+            WHERE fault_id = ANY(%s)''', (sorted(self.fault_ids),), uri
+            )[0][0] == len(self.fault_ids) and {r[0]: (r[1], r[2])
+            for r in query(database, '''
+                SELECT d.serial, s.collect_time, s.car_position
+                FROM elevator_iot_status s
+                JOIN elevator_iot_device d ON d.elevator = s.elevator
+                WHERE d.serial = ANY(%s)''', (DEVICES,), uri)
+            } == self.last_running
+
+
+def wait_for_stream(stream, database, uri=None):
+    try:
+        wait_for(lambda: stream.handled(database, uri), 'the whole stream')
+    except AssertionError:
+        raise AssertionError(f'missing: {stream.missing(database, uri)}')
+
+
+def count_events(database, fault_ids, uri=None):
+    return query(database, '''SELECT COUNT(*) FROM elevator_iot_event
+        WHERE fault_id = ANY(%s)''', (sorted(fault_ids),), uri)[0][0]
+
+
+@pytest.fixture(scope='module')
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix='elevator-reliability-'))
+    # The private PostgreSQL runs as the user postgres: it must get in.
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_bridge_killed_mid_stream(workdir):
+    database = iot_database('killed')
+    try:
+        with Mosquitto(workdir, name='mosquitto-kill') as broker:
+            bridge = BridgeProcess(database, broker.port, workdir,
+                client_id='reliability-killed')
+            stream = Stream(5000, 50, 'KILL')
+            progress = [0]
+            try:
+                bridge.start()
+                with Publisher(broker.port) as publisher:
+                    publishing = threading.Thread(target=stream.publish,
+                        args=(publisher, 600, progress), daemon=True)
+                    publishing.start()
+                    # Killed while it works: some faults committed, most of
+                    # the stream still to come.
+                    wait_for(lambda: count_events(database,
+                            stream.fault_ids) >= 8, 'the first events')
+                    bridge.kill()
+                    killed_at = progress[0]
+                    committed = count_events(database, stream.fault_ids)
+                    assert killed_at < 4000, "killed too late"
+                    assert committed < 50
+                    time.sleep(2)
+                    bridge.start()
+                    publishing.join(WAIT)
+                    assert not publishing.is_alive()
+                    wait_for_stream(stream, database)
+                # The broker resumed the bridge's session.
+                assert 'session resumed' in bridge.output()
+                stream.check(database)
+                assert dead_letters(database) == []
+                assert bridge.alive
+            except BaseException:
+                print(bridge.output(since_start=False)[-6000:])
+                raise
+            finally:
+                bridge.stop()
+    finally:
+        scratch_db.drop_database(database)
+
+
+class PrivatePostgres:
+    """A PostgreSQL instance of this test alone: initdb into a directory of
+    its own (as the user postgres: initdb refuses root), pg_ctl on a free
+    port."""
+
+    def __init__(self, workdir):
+        self.dir = Path(workdir) / 'pgdata'
+        self.log = Path(workdir) / 'postgres.log'
+        self.port = free_port()
+        self.bin = Path(subprocess.run(['pg_config', '--bindir'],
+                capture_output=True, text=True).stdout.strip() or '/usr/bin')
+        if not (self.bin / 'pg_ctl').exists():
+            self.bin = Path(shutil.which('pg_ctl')).resolve().parent
+        self.uri = f'postgresql://postgres@127.0.0.1:{self.port}/'
+
+    def _run(self, *args):
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ['runuser', '-u', 'postgres', '--'] + command
+        result = subprocess.run(command, capture_output=True, text=True,
+            cwd='/')
+        assert result.returncode == 0, (
+            f'{args[0]} failed:\n{result.stdout}\n{result.stderr}\n'
+            + (self.log.read_text() if self.log.exists() else ''))
+
+    def init(self):
+        self.dir.mkdir()
+        self.log.touch()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, 'postgres', 'postgres')
+            shutil.chown(self.log, 'postgres', 'postgres')
+        self._run('initdb', '-D', str(self.dir), '-U', 'postgres',
+            '--auth=trust', '-E', 'UTF8', '--no-sync')
+        return self
+
+    def start(self):
+        self._run('pg_ctl', '-D', str(self.dir), '-l', str(self.log), '-w',
+            '-o', f'-p {self.port} -c listen_addresses=127.0.0.1 '
+            f'-k {self.dir}', 'start')
+
+    def stop(self):
+        self._run('pg_ctl', '-D', str(self.dir), '-m', 'fast', '-w', 'stop')
+
+    def running(self):
+        return (self.dir / 'postmaster.pid').exists()
+
+    def copy_database(self, source, name):
+        "Copy database source of the shared server here, as name."
+        dump = self.dir.parent / f'{name}.dump'
+        subprocess.run([str(self.bin / 'pg_dump'), '-Fc', '-f', str(dump),
+                '-d', uri_for(source)], check=True)
+        with psycopg.connect(uri_for('postgres', self.uri),
+                autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 '
+                "ENCODING 'UTF8'")
+        subprocess.run([str(self.bin / 'pg_restore'), '--no-owner',
+                '-d', self.uri + name, str(dump)], check=True)
+
+
+@pytest.fixture(scope='module')
+def postgres(workdir):
+    server = PrivatePostgres(workdir).init()
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.running():
+            server.stop()
+
+
+def test_database_outage_of_30_seconds(workdir, postgres):
+    database = 'outage'
+    postgres.copy_database(iot_template(), database)
+    uri = postgres.uri
+    with Mosquitto(workdir, name='mosquitto-outage') as broker:
+        bridge = BridgeProcess(database, broker.port, workdir,
+            client_id='reliability-outage', uri=uri)
+        # 60 messages/s for 50 s: the outage from 8 s to 38 s.
+        stream = Stream(3000, 40, 'DOWN')
+        progress = [0]
+        try:
+            bridge.start()
+            with Publisher(broker.port) as publisher:
+                publishing = threading.Thread(target=stream.publish,
+                    args=(publisher, 60, progress), daemon=True)
+                publishing.start()
+                wait_for(lambda: progress[0] >= 480, 'the stream')
+                handled_before = count_events(database, stream.fault_ids,
+                    uri=uri)
+                postgres.stop()
+                stopped_at = progress[0]
+                time.sleep(30)
+                during = progress[0] - stopped_at
+                postgres.start()
+                publishing.join(WAIT)
+                assert not publishing.is_alive()
+                wait_for_stream(stream, database, uri)
+            assert 0 < handled_before < len(stream.fault_ids)
+            # Hundreds of messages came while the database was down.
+            assert during > 1000
+            output = bridge.output()
+            assert 'not stored' in output and 'retry in' in output
+            stream.check(database, uri=uri)
+            assert dead_letters(database, uri=uri) == []
+            assert bridge.alive
+        except BaseException:
+            print(bridge.output(since_start=False)[-6000:])
+            raise
+        finally:
+            bridge.stop()
+
+
+def children(pid):
+    "Process ids whose parent is pid."
+    found = []
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_bridge_process_killed_alone(workdir):
+    """The MQTT process of the bridge killed with SIGKILL, its ingestion
+    workers left behind: they stop by themselves, and the restarted
+    bridge finishes the stream, once."""
+    database = iot_database('orphans')
+    try:
+        with Mosquitto(workdir, name='mosquitto-orphans') as broker:
+            bridge = BridgeProcess(database, broker.port, workdir,
+                client_id='reliability-orphans')
+            stream = Stream(2000, 20, 'ORPH')
+            progress = [0]
+            try:
+                bridge.start()
+                workers = children(bridge.process.pid)
+                assert len(workers) == 2
+                with Publisher(broker.port) as publisher:
+                    publishing = threading.Thread(target=stream.publish,
+                        args=(publisher, 400, progress), daemon=True)
+                    publishing.start()
+                    wait_for(lambda: count_events(database,
+                            stream.fault_ids) >= 4, 'the first events')
+                    os.kill(bridge.process.pid, signal.SIGKILL)
+                    bridge.process.wait()
+                    wait_for(lambda: not any(Path(f'/proc/{w}').exists()
+                            and 'Z' not in (Path(f'/proc/{w}/stat')
+                                .read_text().rsplit(')', 1)[1].split()[0])
+                            for w in workers),
+                        'the orphaned workers to stop')
+                    bridge.start()
+                    publishing.join(WAIT)
+                    wait_for_stream(stream, database)
+                stream.check(database)
+                assert dead_letters(database) == []
+            except BaseException:
+                print(bridge.output(since_start=False)[-6000:])
+                raise
+            finally:
+                bridge.stop()
+    finally:
+        scratch_db.drop_database(database)
