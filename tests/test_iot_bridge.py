@@ -22,7 +22,6 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -32,7 +31,6 @@ import psycopg
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
-from elevator_platform.iot import simulator
 
 from test_browser import WAIT, free_port, stop, wait_for
 
@@ -125,22 +123,32 @@ class Mosquitto:
     absent or slow subscriber (max_queued_messages 0: no limit), as the
     production broker of the bridge must."""
 
-    def __init__(self, workdir, extra='', name='mosquitto'):
+    def __init__(self, workdir, extra='', name='mosquitto',
+            persistent=False):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.name = name
         self.conf = self.workdir / f'{name}.conf'
         self.log = self.workdir / f'{name}.log'
         self.extra = extra
+        # Persistent: the sessions and their messages survive a restart.
+        self.data = self.workdir / f'{name}-data'
+        self.persistent = persistent
         self.process = None
 
     def start(self):
         anonymous = ('' if 'allow_anonymous' in self.extra
             else 'allow_anonymous true')
+        if self.persistent:
+            self.data.mkdir(exist_ok=True)
+            persistence = (f'persistence true\n'
+                f'            persistence_location {self.data}/')
+        else:
+            persistence = 'persistence false'
         self.conf.write_text(textwrap.dedent(f'''\
             listener {self.port} 127.0.0.1
             {anonymous}
-            persistence false
+            {persistence}
             max_queued_messages 0
             user {getpass.getuser()}
             log_dest file {self.log}
