@@ -98,8 +98,23 @@ class TTLCache:
             self._data.clear()
 
 
+# [elevator_public] card_cache_size / card_cache_ttl: cards kept per
+# process (0: none) and for how many seconds.
+CARD_CACHE_SIZE = 20000
 CARD_CACHE_TTL = 30
-_cards = TTLCache(20000, CARD_CACHE_TTL)
+_cards = None
+
+
+def cards():
+    "The process' card cache, built from the configuration once."
+    global _cards
+    if _cards is None:
+        _cards = TTLCache(
+            config.getint('elevator_public', 'card_cache_size',
+                default=CARD_CACHE_SIZE),
+            config.getint('elevator_public', 'card_cache_ttl',
+                default=CARD_CACHE_TTL))
+    return _cards
 
 
 def limit_values():
@@ -235,7 +250,7 @@ def api_elevator(request, pool, code):
     # The hot path (bench/bench_public.py): see service.fast_card.
     lang = language(request)
     key = (pool.database_name, code, lang)
-    cached = _cards.get(key)
+    cached = cards().get(key)
     if cached is not None:
         check_rate(request, 'read_per_minute')
         return json_response(cached, max_age=CARD_MAX_AGE)
@@ -253,7 +268,7 @@ def api_elevator(request, pool, code):
     else:
         check_rate(request, 'read_per_minute')
     card['hotline'] = hotline['hotline']
-    _cards.set(key, card)
+    cards().set(key, card)
     return json_response(card, max_age=CARD_MAX_AGE)
 
 
