@@ -189,6 +189,13 @@ class Elevator(CoordinatesMixin, Workflow, ModelSQL, ModelView):
                 Index(t, (t.property_company, Index.Range())),
                 Index(t, (t.next_inspection_date, Index.Range())),
                 Index(t, (t.state, Index.Equality())),
+                # The ORM searches an optional Char as COALESCE(column,
+                # ''): without these, a dispatcher's lookup by rescue or
+                # equipment code scans the whole registry.
+                Index(t, (Coalesce(t.rescue_code, ''),
+                        Index.Equality(cardinality='high'))),
+                Index(t, (Coalesce(t.equipment_code, ''),
+                        Index.Equality(cardinality='high'))),
                 })
         cls._order = [('registration_code', 'ASC'), ('id', 'ASC')]
         cls._transitions |= {

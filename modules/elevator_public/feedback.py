@@ -8,6 +8,7 @@ import json
 
 from sql import Null
 from sql.aggregate import Count
+from sql.conditionals import Coalesce
 
 from trytond.i18n import gettext
 from trytond.model import (
@@ -160,6 +161,10 @@ class Feedback(Workflow, ModelSQL, ModelView):
                 'elevator_public.msg_feedback_number_unique'),
             ]
         cls._sql_indexes.update({
+                # Following a submission searches number = x, which the
+                # ORM writes COALESCE(number, '') = x: index that.
+                Index(t, (Coalesce(t.number, ''),
+                        Index.Equality(cardinality='high'))),
                 Index(t, (t.elevator, Index.Range()),
                     (t.submitted_at, Index.Range())),
                 Index(t, (t.client_key, Index.Equality()),
