@@ -1003,6 +1003,15 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
     # Row lock shared by every step of the workflow.
 
     @classmethod
+    def _check_state(cls, tickets, states, message):
+        "Refuse a step on a ticket whose state is not one of states."
+        for ticket in tickets:
+            if ticket.state not in states:
+                raise UserError(gettext(f'elevator_rescue.{message}',
+                        ticket=ticket.rec_name,
+                        state=_selection(cls, 'state', ticket.state)))
+
+    @classmethod
     def _lock(cls, tickets):
         """Lock the ticket rows (SELECT ... FOR UPDATE): a concurrent step
         on the same ticket waits until this transaction ends, then fails
@@ -1038,12 +1047,7 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
     def dispatch(cls, tickets):
         "Ask the unit(s) of the ticket's level."
         tickets = cls._lock(tickets)
-        for ticket in tickets:
-            if ticket.state != 'new':
-                raise UserError(gettext(
-                        'elevator_rescue.msg_ticket_not_new',
-                        ticket=ticket.rec_name,
-                        state=_selection(cls, 'state', ticket.state)))
+        cls._check_state(tickets, {'new'}, 'msg_ticket_not_new')
         with without_check_access():
             cls._dispatch(tickets)
 
@@ -1374,12 +1378,7 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
         "The trapped persons are out."
         tickets = cls._lock(tickets)
         now, user = _stamp()
-        for ticket in tickets:
-            if ticket.state != 'arrived':
-                raise UserError(gettext(
-                        'elevator_rescue.msg_ticket_not_arrived',
-                        ticket=ticket.rec_name,
-                        state=_selection(cls, 'state', ticket.state)))
+        cls._check_state(tickets, {'arrived'}, 'msg_ticket_not_arrived')
         with without_check_access():
             for ticket in tickets:
                 cls._write_workflow([ticket], {
@@ -1397,12 +1396,8 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
         "File the rescue record: cause, released, injured, repair."
         tickets = cls._lock(tickets)
         now, user = _stamp()
+        cls._check_state(tickets, {'released'}, 'msg_ticket_not_released')
         for ticket in tickets:
-            if ticket.state != 'released':
-                raise UserError(gettext(
-                        'elevator_rescue.msg_ticket_not_released',
-                        ticket=ticket.rec_name,
-                        state=_selection(cls, 'state', ticket.state)))
             for name, message in [
                     ('cause', 'msg_close_cause'),
                     ('released_persons', 'msg_close_released'),
@@ -1433,12 +1428,8 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
         Dispatch = pool.get('elevator.rescue.dispatch')
         tickets = cls._lock(tickets)
         now, user = _stamp()
+        cls._check_state(tickets, ACTIVE_STATES, 'msg_ticket_not_cancellable')
         for ticket in tickets:
-            if ticket.state not in ACTIVE_STATES:
-                raise UserError(gettext(
-                        'elevator_rescue.msg_ticket_not_cancellable',
-                        ticket=ticket.rec_name,
-                        state=_selection(cls, 'state', ticket.state)))
             if not ticket.cancel_reason:
                 raise UserError(gettext(
                         'elevator_rescue.msg_cancel_reason',
