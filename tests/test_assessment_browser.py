@@ -25,10 +25,6 @@ PASSWORD = 'elevator-demo'
 CITY = 'city_dashboard_e2e'
 REGULATOR = 'hanjiang_dashboard_e2e'
 
-pytestmark = pytest.mark.skipif(
-    not tb.DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... "
-    "(scripts/run-tests.sh)")
 
 # The fixtures of test_browser.py: `server` runs trytond and sao for the
 # `database` fixture below, `browser` is headless Chromium.

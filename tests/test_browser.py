@@ -48,9 +48,6 @@ WAIT = 120
 
 DATABASE_URI = os.environ.get('TRYTOND_DATABASE_URI', '')
 
-pytestmark = pytest.mark.skipif(
-    not DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh)")
 
 # Two districts of Putian; the regulator supervises the first one.
 MINE = '350302'     # 城厢区

@@ -19,9 +19,6 @@ import pytest
 
 from elevator_platform import scratch_db, tryton_env
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get('TRYTOND_DATABASE_URI', '').startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh)")
 
 ELEVATORS = 200
 SEED = 3

@@ -40,9 +40,6 @@ from test_browser import (
     BIN, DATABASE_URI, PASSWORD, ROOT, Chromium, admin_sql, free_port, run,
     stop, wait_for)
 
-pytestmark = pytest.mark.skipif(
-    not DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh)")
 
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 FAILURE_SCREENSHOT = ROOT / 'var' / 'test-maintenance-portal-failure.png'

@@ -44,10 +44,6 @@ WAIT = 120
 MODULES = ['elevator_public']
 DATABASE_URI = os.environ.get('TRYTOND_DATABASE_URI', '')
 
-pytestmark = pytest.mark.skipif(
-    not DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... "
-    "(scripts/run-tests.sh)")
 
 # Personal data stored in the test database that no public answer may
 # contain: the submitters' phones, a technician's name and mobile, the

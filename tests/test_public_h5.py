@@ -21,10 +21,6 @@ WIDTH, HEIGHT = 360, 740
 SCREENSHOTS = ROOT / 'var' / 'screenshots'
 PHONE = '13612345678'
 
-pytestmark = pytest.mark.skipif(
-    not DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... "
-    "(scripts/run-tests.sh)")
 
 
 @pytest.fixture(scope='module')

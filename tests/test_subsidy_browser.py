@@ -24,9 +24,6 @@ from test_browser import (  # noqa: F401 (fixtures)
     BIN, DATABASE_URI, PASSWORD, ROOT, SAO_ROOT, VISIBLE, admin_sql,
     browser, evidence, free_port, run, server, wait_for, workdir)
 
-pytestmark = pytest.mark.skipif(
-    not DATABASE_URI.startswith('postgresql'),
-    reason="needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh)")
 
 SCREENSHOT = ROOT / 'docs' / 'screenshots' / 'subsidy-application.png'
 REGULATOR = 'chengxiang_subsidy'
