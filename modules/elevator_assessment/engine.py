@@ -131,15 +131,8 @@ def _installed_devices(ctx):
 
 
 def coverage_target(year):
-    """The yearly monitoring coverage target (%) of the IoT module, else of
-    the subsidy module, else None."""
-    for name in ['elevator.iot.coverage.target',
-            'elevator.subsidy.coverage.target']:
-        Target = model(name)
-        if Target is not None:
-            target = Target.target_for(year)
-            if target is not None:
-                return target
+    "The city's yearly monitoring coverage target (%), or None."
+    return Pool().get('elevator.coverage.target').target_for(year)
 
 
 def _iot_coverage(ctx):

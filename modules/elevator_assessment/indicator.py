@@ -52,8 +52,8 @@ class Indicator(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     direction = fields.Selection(DIRECTIONS, "Direction", required=True)
     target = fields.Float("Target", required=True, digits=(16, 2),
         help="A value reaching the target earns the full score (100). "
-        "For the monitoring coverage, the yearly coverage target of the "
-        "IoT module, when there is one, is used instead.")
+        "For the monitoring coverage, the city's yearly coverage target "
+        "is used instead.")
     zero_at = fields.Float("Zero Score at", digits=(16, 2),
         help="A value at or beyond this earns no score; in between the "
         "score is proportional. Empty: all or nothing at the target.")

@@ -1,5 +1,5 @@
 "Settings of the IoT monitoring."
-from trytond.model import ModelSingleton, ModelSQL, ModelView, Unique, fields
+from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -41,27 +41,3 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     def default_token_lifetime(cls):
         return 7200
 
-
-class CoverageTarget(ModelSQL, ModelView):
-    "Monitoring Coverage Target"
-    __name__ = 'elevator.iot.coverage.target'
-
-    year = fields.Integer("Year", required=True)
-    share = fields.Float("Target Share (%)", required=True, digits=(5, 1),
-        domain=[('share', '>=', 0), ('share', '<=', 100)])
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_constraints += [
-            ('year_unique', Unique(t, t.year),
-                'elevator_iot.msg_coverage_target_year_unique'),
-            ]
-        cls._order = [('year', 'DESC'), ('id', 'DESC')]
-
-    @classmethod
-    def target_for(cls, year):
-        "The target of the year, or of the latest year before it."
-        targets = cls.search([('year', '<=', year)], limit=1)
-        return targets[0].share if targets else None

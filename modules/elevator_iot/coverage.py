@@ -57,7 +57,7 @@ class Coverage(ModelSQL, ModelView):
 
     @classmethod
     def get_target(cls, records, name):
-        Target = Pool().get('elevator.iot.coverage.target')
+        Target = Pool().get('elevator.coverage.target')
         target = Target.target_for(dt.date.today().year)
         return {r.id: target for r in records}
 

@@ -194,35 +194,6 @@ class Elevator(metaclass=PoolMeta):
             _in(table.place_category, video) & ~has_video)
 
 
-class CoverageTarget(ModelSQL, ModelView):
-    "Monitoring Coverage Target"
-    __string__ = "Monitoring Coverage Target"
-    __name__ = 'elevator.subsidy.coverage.target'
-
-    year = fields.Integer("Year", required=True)
-    share = fields.Float("Monitored Share (%)", required=True, digits=(5, 1),
-        domain=[('share', '>=', 0), ('share', '<=', 100)],
-        help="Share of the elevators in use that must be remotely "
-        "monitored by the end of the year.")
-    description = fields.Char("Description")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_constraints += [
-            ('year_unique', Unique(t, t.year),
-                'elevator_subsidy.msg_coverage_target_year_unique'),
-            ]
-        cls._order = [('year', 'DESC'), ('id', 'DESC')]
-
-    @classmethod
-    def target_for(cls, year):
-        "The target of the year, or of the latest year before it."
-        targets = cls.search([('year', '<=', year)], limit=1)
-        return targets[0].share if targets else None
-
-
 class Coverage(ModelSQL, ModelView):
     "Monitoring Coverage"
     __string__ = "Monitoring Coverage"
@@ -288,7 +259,7 @@ class Coverage(ModelSQL, ModelView):
         Date = pool.get('ir.date')
         Elevator = pool.get('elevator.elevator')
         Region = pool.get('elevator.region')
-        Target = pool.get('elevator.subsidy.coverage.target')
+        Target = pool.get('elevator.coverage.target')
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         today = Date.today()

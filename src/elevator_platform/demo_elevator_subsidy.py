@@ -494,7 +494,7 @@ def _coverage(pool, today):
     """Today's coverage from the registry, and a monthly ramp towards it
     for the past months (the graph over time)."""
     Coverage = pool.get('elevator.subsidy.coverage')
-    Target = pool.get('elevator.subsidy.coverage.target')
+    Target = pool.get('elevator.coverage.target')
     current = Coverage.compute(today)
     vlist = []
     for months_back in range(HISTORY_MONTHS, 0, -1):

@@ -84,7 +84,7 @@ def configure_indicators(settings):
 def compute_q1():
     pool = Pool()
     Period = pool.get('elevator.assessment.period')
-    Target = pool.get('elevator.iot.coverage.target')
+    Target = pool.get('elevator.coverage.target')
     Target.create([{'year': 2025, 'share': 80}])
     configure_indicators(DISTRICT_SETTINGS)
     period = Period.get_or_create('quarter', Q1_START, Q1_END)
@@ -606,7 +606,7 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         # data set has passed (e1, e2, e3; e5, e6).
         self.assertEqual((cx.inspection_overdue, hj.inspection_overdue),
             (3, 2))
-        self.assertEqual(cx.coverage_target, 100)  # the subsidy's 2024
+        self.assertEqual(cx.coverage_target, 100)  # the city's 2024
 
         trend = Trend.search([('district', '=', world['cx'].id)])
         self.assertEqual(len(trend), 12)
