@@ -11,7 +11,7 @@ from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
 from .common import LINE_RESULTS, MAINTENANCE_TYPES, local_date
-from .visit import VisitMixin
+from .visit import VisitMixin, VisitTechnicianMixin
 
 STATES = [
     ('planned', "Planned"),
@@ -508,35 +508,13 @@ def _order_summary(order):
         }
 
 
-class OrderTechnician(ModelSQL):
+class OrderTechnician(VisitTechnicianMixin, ModelSQL):
     "Maintenance Order - Technician"
     __name__ = 'elevator.maintenance.order-technician'
     _history = True
 
     order = fields.Many2One('elevator.maintenance.order', "Order",
         required=True, ondelete='CASCADE')
-    technician = fields.Many2One('elevator.maintenance.technician',
-        "Technician", required=True, ondelete='RESTRICT')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.add('order')
-        t = cls.__table__()
-        cls._sql_indexes.update({
-                Index(t, (t.order, Index.Range())),
-                Index(t, (t.technician, Index.Range())),
-                })
-
-    @classmethod
-    def check_modification(cls, mode, records, values=None, external=False):
-        super().check_modification(mode, records, values=values,
-            external=external)
-        for record in records:
-            if record.order.state == 'confirmed':
-                raise AccessError(gettext(
-                        'elevator_maintenance.msg_visit_confirmed',
-                        record=record.order.rec_name))
 
 
 class OrderLine(ModelSQL, ModelView):

@@ -11,7 +11,7 @@ from trytond.rpc import RPC
 from trytond.transaction import without_check_access
 
 from .order import _iso, _elevator_info, sequence_get
-from .visit import VisitMixin
+from .visit import VisitMixin, VisitTechnicianMixin
 
 SOURCES = [
     ('fault', "Fault Report"),
@@ -332,32 +332,10 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
         return result
 
 
-class RepairOrderTechnician(ModelSQL):
+class RepairOrderTechnician(VisitTechnicianMixin, ModelSQL):
     "Repair Order - Technician"
     __name__ = 'elevator.repair.order-technician'
     _history = True
 
     order = fields.Many2One('elevator.repair.order', "Repair Order",
         required=True, ondelete='CASCADE')
-    technician = fields.Many2One('elevator.maintenance.technician',
-        "Technician", required=True, ondelete='RESTRICT')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.add('order')
-        t = cls.__table__()
-        cls._sql_indexes.update({
-                Index(t, (t.order, Index.Range())),
-                Index(t, (t.technician, Index.Range())),
-                })
-
-    @classmethod
-    def check_modification(cls, mode, records, values=None, external=False):
-        super().check_modification(mode, records, values=values,
-            external=external)
-        for record in records:
-            if record.order.state == 'confirmed':
-                raise AccessError(gettext(
-                        'elevator_maintenance.msg_visit_confirmed',
-                        record=record.order.rec_name))

@@ -6,7 +6,7 @@ import datetime as dt
 from sql.aggregate import Count
 
 from trytond.i18n import gettext
-from trytond.model import fields
+from trytond.model import Index, fields
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.elevator.elevator import CATEGORIES
 from trytond.pool import Pool
@@ -295,3 +295,33 @@ class VisitMixin:
                             'elevator_maintenance.msg_visit_done',
                             record=record.rec_name))
 
+
+
+class VisitTechnicianMixin:
+    """The technicians of a visit (the order's `technicians`): the relation
+    model of each kind of order defines `order` and inherits this; it
+    cannot change once the order is confirmed."""
+    __slots__ = ()
+
+    technician = fields.Many2One('elevator.maintenance.technician',
+        "Technician", required=True, ondelete='RESTRICT')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('order')
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.order, Index.Range())),
+                Index(t, (t.technician, Index.Range())),
+                })
+
+    @classmethod
+    def check_modification(cls, mode, records, values=None, external=False):
+        super().check_modification(mode, records, values=values,
+            external=external)
+        for record in records:
+            if record.order.state == 'confirmed':
+                raise AccessError(gettext(
+                        'elevator_maintenance.msg_visit_confirmed',
+                        record=record.order.rec_name))
