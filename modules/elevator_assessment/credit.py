@@ -8,9 +8,8 @@ from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
-from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
-from trytond.pyson import Eval, PYSONEncoder
+from trytond.pyson import PYSONEncoder
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
@@ -21,6 +20,7 @@ from .common import (
     round_half_up, score, total, utc_now)
 from .district import snapshot_language
 from .indicator import KINDS
+from .publication import Publication
 
 CONSEQUENCES = {
     'A': 'elevator_assessment.msg_consequence_a',
@@ -35,11 +35,13 @@ def consequence(grade_):
     return gettext(CONSEQUENCES[grade_]) if grade_ in CONSEQUENCES else ''
 
 
-class Evaluation(Workflow, ModelSQL, ModelView):
+class Evaluation(Publication, Workflow, ModelSQL, ModelView):
     "Maintenance Unit Credit Evaluation"
     __string__ = "Credit Evaluation"
     __name__ = 'elevator.credit.evaluation'
     _history = True
+    _published_error = (
+        'elevator_assessment.msg_evaluation_published', 'evaluation')
 
     maintenance_unit = fields.Many2One('party.party', "Maintenance Unit",
         required=True, readonly=True, ondelete='RESTRICT',
@@ -67,9 +69,6 @@ class Evaluation(Workflow, ModelSQL, ModelView):
         "Indicators", readonly=True)
     as_of = fields.Timestamp("Data as of", readonly=True)
     computed_at = fields.Timestamp("Computed at", readonly=True)
-    published_at = fields.Timestamp("Published at", readonly=True)
-    published_by = fields.Many2One('res.user', "Published by",
-        readonly=True, ondelete='RESTRICT')
     authority = fields.Char("Authority", readonly=True)
     parameters = fields.Text("Parameters", readonly=True)
 
@@ -88,18 +87,6 @@ class Evaluation(Workflow, ModelSQL, ModelView):
                 })
         cls._order = [('year', 'DESC'), ('rank', 'ASC NULLS LAST'),
             ('id', 'ASC')]
-        cls._transitions |= {('draft', 'published')}
-        cls._buttons.update({
-                'publish': {
-                    'invisible': Eval('state') != 'draft',
-                    'icon': 'tryton-ok',
-                    'depends': ['state'],
-                    },
-                })
-
-    @classmethod
-    def default_state(cls):
-        return 'draft'
 
     def get_published(self, name):
         return self.state == 'published'
@@ -124,18 +111,6 @@ class Evaluation(Workflow, ModelSQL, ModelView):
     @classmethod
     def search_rec_name(cls, name, clause):
         return [('maintenance_unit.rec_name',) + tuple(clause[1:])]
-
-    @classmethod
-    def check_modification(cls, mode, evaluations, values=None,
-            external=False):
-        super().check_modification(mode, evaluations, values=values,
-            external=external)
-        if mode in {'write', 'delete'}:
-            for evaluation in evaluations:
-                if evaluation.state == 'published':
-                    raise AccessError(gettext(
-                            'elevator_assessment.msg_evaluation_published',
-                            evaluation=evaluation.rec_name))
 
     @classmethod
     def evaluate(cls, year, as_of=None):
@@ -233,10 +208,7 @@ class Evaluation(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('published')
     def publish(cls, evaluations):
-        cls.write(evaluations, {
-                'published_at': utc_now(),
-                'published_by': Transaction().user or None,
-                })
+        cls.stamp_publication(evaluations)
 
 
 class EvaluationLine(ModelSQL, ModelView):
@@ -293,11 +265,8 @@ class EvaluationLine(ModelSQL, ModelView):
         super().check_modification(mode, lines, values=values,
             external=external)
         if mode in {'write', 'delete'}:
-            for line in lines:
-                if line.evaluation.state == 'published':
-                    raise AccessError(gettext(
-                            'elevator_assessment.msg_evaluation_published',
-                            evaluation=line.evaluation.rec_name))
+            Evaluation = Pool().get('elevator.credit.evaluation')
+            Evaluation.check_published([l.evaluation for l in lines])
 
 
 class EvaluateStart(ModelView):

@@ -16,6 +16,7 @@ from .common import (
     DIRECTIONS, PERIOD_KINDS, STATES, dumps, period_bounds, period_name,
     ranks, round_half_up, score, total, utc_now)
 from .indicator import KINDS
+from .publication import Publication
 
 
 REPORT_LANGUAGE = 'zh_CN'
@@ -35,11 +36,12 @@ def snapshot_language():
     return pool.get('ir.configuration').get_language()
 
 
-class Period(Workflow, ModelSQL, ModelView):
+class Period(Publication, Workflow, ModelSQL, ModelView):
     "Assessment Period"
     __string__ = "Assessment Period"
     __name__ = 'elevator.assessment.period'
     _history = True
+    _published_error = ('elevator_assessment.msg_period_published', 'period')
 
     _draft = {'readonly': Eval('state') != 'draft'}
 
@@ -62,9 +64,6 @@ class Period(Workflow, ModelSQL, ModelView):
         ondelete='RESTRICT')
     as_of = fields.Timestamp("Data as of", readonly=True,
         help="Time of the data the table was computed from.")
-    published_at = fields.Timestamp("Published at", readonly=True)
-    published_by = fields.Many2One('res.user', "Published by",
-        readonly=True, ondelete='RESTRICT')
     authority = fields.Char("Authority", readonly=True,
         help="The bureau named on the table, as when it was computed.")
     parameters = fields.Text("Parameters", readonly=True,
@@ -82,24 +81,17 @@ class Period(Workflow, ModelSQL, ModelView):
                 'elevator_assessment.msg_period_unique'),
             ]
         cls._order = [('start_date', 'DESC'), ('id', 'DESC')]
-        cls._transitions |= {('draft', 'published')}
         cls._buttons.update({
                 'compute': {
                     'invisible': Eval('state') != 'draft',
                     'icon': 'tryton-refresh',
                     'depends': ['state'],
                     },
-                'publish': {
-                    'invisible': Eval('state') != 'draft',
-                    'readonly': ~Bool(Eval('computed_at')),
-                    'icon': 'tryton-ok',
-                    'depends': ['state', 'computed_at'],
-                    },
                 })
-
-    @classmethod
-    def default_state(cls):
-        return 'draft'
+        cls._buttons['publish'].update({
+                'readonly': ~Bool(Eval('computed_at')),
+                'depends': ['state', 'computed_at'],
+                })
 
     @classmethod
     def default_kind(cls):
@@ -129,17 +121,6 @@ class Period(Workflow, ModelSQL, ModelView):
         if self.kind and self.start_date and self.end_date:
             self.name = period_name(self.kind, self.start_date,
                 self.end_date)
-
-    @classmethod
-    def check_modification(cls, mode, periods, values=None, external=False):
-        super().check_modification(mode, periods, values=values,
-            external=external)
-        if mode in {'write', 'delete'}:
-            for period in periods:
-                if period.state == 'published':
-                    raise AccessError(gettext(
-                            'elevator_assessment.msg_period_published',
-                            period=period.rec_name))
 
     @classmethod
     def copy(cls, periods, default=None):
@@ -268,10 +249,7 @@ class Period(Workflow, ModelSQL, ModelView):
                 raise UserError(gettext(
                         'elevator_assessment.msg_period_not_computed',
                         period=period.rec_name))
-        cls.write(periods, {
-                'published_at': utc_now(),
-                'published_by': Transaction().user or None,
-                })
+        cls.stamp_publication(periods)
 
 
 class _PeriodStateMixin:
@@ -293,11 +271,8 @@ class _PeriodStateMixin:
         super().check_modification(mode, records, values=values,
             external=external)
         if mode in {'write', 'delete'}:
-            for record in records:
-                if record.period.state == 'published':
-                    raise AccessError(gettext(
-                            'elevator_assessment.msg_period_published',
-                            period=record.period.rec_name))
+            Period = Pool().get('elevator.assessment.period')
+            Period.check_published([r.period for r in records])
 
 
 class District(_PeriodStateMixin, ModelSQL, ModelView):
