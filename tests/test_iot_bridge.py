@@ -253,12 +253,14 @@ class Publisher:
     "A paho client publishing device messages."
 
     def __init__(self, port, protocol=mqtt.MQTTv5, client_id=None,
-            username=None, password=None):
+            username=None, password=None, ca_file=None):
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or f'test-pub-{uuid.uuid4().hex[:8]}',
             protocol=protocol)
         if username:
             self.client.username_pw_set(username, password)
+        if ca_file:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.max_inflight_messages_set(500)
         self.client.max_queued_messages_set(0)
         connected = threading.Event()

@@ -83,6 +83,23 @@ def add_parser(subparsers):
         f"(default: $ELEVATOR_BRIDGE_CLIENT_ID or {CLIENT_ID})")
     parser.add_argument('--protocol', choices=['auto', '5', '3.1.1'],
         default='auto')
+    parser.add_argument('--tls', action='store_true',
+        default=os.environ.get('ELEVATOR_MQTT_TLS', '').lower() in {
+            '1', 'true', 'yes'},
+        help="connect with TLS, verifying the broker's certificate "
+        "(against --ca-file, else the system's CAs; $ELEVATOR_MQTT_TLS)")
+    parser.add_argument('--ca-file', default=os.environ.get(
+            'ELEVATOR_MQTT_CA_FILE'),
+        help="CA certificate(s) of the broker, PEM; implies --tls "
+        "($ELEVATOR_MQTT_CA_FILE)")
+    parser.add_argument('--cert-file', default=os.environ.get(
+            'ELEVATOR_MQTT_CERT_FILE'),
+        help="client certificate, PEM, when the broker asks for one "
+        "($ELEVATOR_MQTT_CERT_FILE)")
+    parser.add_argument('--key-file', default=os.environ.get(
+            'ELEVATOR_MQTT_KEY_FILE'),
+        help="private key of the client certificate "
+        "($ELEVATOR_MQTT_KEY_FILE)")
     parser.add_argument('--batch-size', type=int, default=BATCH_SIZE)
     parser.add_argument('--workers', type=int, default=None,
         help="processes applying batches in parallel (default: "
@@ -109,7 +126,8 @@ def run(args):
         username=args.username, password=args.password,
         client_id=args.client_id, protocol=args.protocol,
         batch_size=args.batch_size, stats_interval=args.stats,
-        workers=workers)
+        workers=workers, tls=args.tls, ca_file=args.ca_file,
+        cert_file=args.cert_file, key_file=args.key_file)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
     return bridge.run()
@@ -151,8 +169,14 @@ class Bridge:
     def __init__(self, database, host='127.0.0.1', port=1883,
             username=None, password=None, client_id=CLIENT_ID,
             protocol='auto', batch_size=BATCH_SIZE,
-            stats_interval=STATS_INTERVAL, workers=WORKERS):
+            stats_interval=STATS_INTERVAL, workers=WORKERS, tls=False,
+            ca_file=None, cert_file=None, key_file=None):
         self.database = database
+        # TLS verifies the broker's certificate and host name, always.
+        self.tls = bool(tls or ca_file or cert_file)
+        self.ca_file = ca_file
+        self.cert_file = cert_file
+        self.key_file = key_file
         self.host = host
         self.port = port
         self.username = username
@@ -191,6 +215,9 @@ class Bridge:
             manual_ack=True)
         if self.username:
             client.username_pw_set(self.username, self.password)
+        if self.tls:
+            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file,
+                keyfile=self.key_file)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
@@ -248,8 +275,8 @@ class Bridge:
         else:
             topic = TOPIC
         client.subscribe(topic, qos=1)
-        logger.info('connected to %s:%s, subscribed to %s (session %s)',
-            self.host, self.port, topic,
+        logger.info('connected to %s:%s%s, subscribed to %s (session %s)',
+            self.host, self.port, ' with TLS' if self.tls else '', topic,
             'resumed' if flags.session_present else 'new')
         self._connected.set()
 
