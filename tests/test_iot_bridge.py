@@ -709,6 +709,31 @@ def test_bad_input_goes_to_dead_letters(database, bridge, publisher):
         WHERE serial = 'PT-NOBODY-01' ''') == 0
 
 
+def test_retired_device_refused_from_the_next_batch(database, bridge,
+        publisher):
+    """A device retired in the registry (web client, ORM) is refused by
+    the very next batch, not once the bridge's registry cache expires."""
+    serial, marker = take(2)
+    base = now() - dt.timedelta(seconds=30)
+    # The bridge knows the device and has its registry cached.
+    publisher.send(serial, 'running', running(base, carPosition=1))
+    settle(bridge, publisher, database, marker)
+    assert status_row(database, serial)['collect_time'] == utc(base)
+    with tryton_env.transaction(database) as pool:
+        Device = pool.get('elevator.iot.device')
+        device, = Device.search([('serial', '=', serial)])
+        Device.retire([device])
+    before = scalar(database,
+        'SELECT COALESCE(MAX(id), 0) FROM elevator_iot_dead_letter')
+    publisher.send(serial, 'running', running(
+            base + dt.timedelta(seconds=1), carPosition=2))
+    settle(bridge, publisher, database, marker)
+    letters = dead_letters(database, 'id > %s', (before,))
+    assert [(d['device_serial'], d['reason']) for d in letters] == [
+        (serial, 'retired_device')]
+    assert status_row(database, serial)['collect_time'] == utc(base)
+
+
 def test_simulated_traffic(database, bridge, broker, workdir):
     """`elevator simulate` with the database's devices: its statistics and
     the database agree."""

@@ -2,6 +2,8 @@
 import datetime as dt
 import re
 
+from sql.conditionals import Coalesce
+
 from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
@@ -80,6 +82,9 @@ class Device(Workflow, ModelSQL, ModelView):
                 Index(t, (t.elevator, Index.Range())),
                 Index(t, (t.state, Index.Equality()),
                     (t.last_seen, Index.Range())),
+                # The ingestion's check that the registry changed.
+                Index(t, (Coalesce(t.write_date, t.create_date),
+                        Index.Range())),
                 })
         cls.__access__.add('elevator')
         cls._order = [('serial', 'ASC'), ('id', 'ASC')]
