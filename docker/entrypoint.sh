@@ -20,13 +20,19 @@
 # readable file, the variable without _FILE is set to the file's content
 # (Docker secrets), e.g. ELEVATOR_DB_PASSWORD_FILE,
 # ELEVATOR_MQTT_PASSWORD_FILE, TRYTOND_ELEVATOR_HEALTH__TOKEN_FILE,
-# TRYTOND_EMAIL__URI_FILE. Without TRYTOND_DATABASE__URI, it is built from
-# ELEVATOR_DB_USER, ELEVATOR_DB_PASSWORD, ELEVATOR_DB_HOST, ELEVATOR_DB_PORT.
+# TRYTOND_EMAIL__URI_FILE. Except ELEVATOR_MQTT_CA_FILE, _CERT_FILE and
+# _KEY_FILE: the bridge's TLS files, which it reads itself (a secret mounted
+# as a file is given by its path). Without TRYTOND_DATABASE__URI, it is
+# built from ELEVATOR_DB_USER, ELEVATOR_DB_PASSWORD, ELEVATOR_DB_HOST,
+# ELEVATOR_DB_PORT.
 set -eu
 
 die() { echo "elevator-entrypoint: $*" >&2; exit 1; }
 
 for name in $(env | sed -n 's/^\(\(ELEVATOR\|TRYTOND\)_[A-Za-z0-9_]*\)_FILE=.*$/\1/p'); do
+    case $name in
+        ELEVATOR_MQTT_CA|ELEVATOR_MQTT_CERT|ELEVATOR_MQTT_KEY) continue ;;
+    esac
     file=$(printenv "${name}_FILE")
     [ -r "$file" ] || die "${name}_FILE: cannot read $file"
     value=$(cat "$file")

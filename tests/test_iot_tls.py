@@ -2,7 +2,8 @@
 openssl, our own Mosquitto with a TLS listener only, the real `elevator
 bridge` given the CA: a trapped alarm lands in the database. Given another
 CA, the bridge refuses the broker (certificate verify failed, said in its
-log), keeps retrying and stores nothing."""
+log), keeps retrying and stores nothing; given a CA file it cannot load, it
+says so and exits at once."""
 import datetime as dt
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ import pytest
 
 from elevator_platform import scratch_db
 
-from test_browser import wait_for
+from test_browser import WAIT, wait_for
 from test_iot_bridge import (
     BridgeProcess, Mosquitto, Publisher, events, fault, iot_database, now,
     SERIALS)
@@ -118,3 +119,22 @@ def test_bridge_refuses_a_broker_it_cannot_verify(database, broker, pki,
         assert 'subscribed to' not in plain.output()
     finally:
         plain.stop()
+
+
+def test_bridge_stops_on_a_certificate_it_cannot_load(database, broker,
+        workdir):
+    "A missing or broken CA file is a configuration error: exit at once."
+    broken = workdir / 'broken-ca.pem'
+    broken.write_text('not a certificate\n')
+    for ca_file in [workdir / 'missing-ca.pem', broken]:
+        bridge = BridgeProcess(database, broker.port, workdir,
+            args=['--ca-file', str(ca_file)])
+        bridge.start(wait=False)
+        try:
+            assert bridge.process.wait(WAIT) == 2
+        finally:
+            bridge.stop()
+        output = bridge.output()
+        assert 'TLS to the broker: cannot load --ca-file' in output, output
+        assert str(ca_file) in output
+        assert 'Traceback' not in output

@@ -122,12 +122,19 @@ def run(args):
         from trytond import backend
         # SQLite (the demo) has one writer at a time.
         workers = WORKERS if backend.name == 'postgresql' else 1
-    bridge = Bridge(args.database, host=args.host, port=args.port,
-        username=args.username, password=args.password,
-        client_id=args.client_id, protocol=args.protocol,
-        batch_size=args.batch_size, stats_interval=args.stats,
-        workers=workers, tls=args.tls, ca_file=args.ca_file,
-        cert_file=args.cert_file, key_file=args.key_file)
+    try:
+        bridge = Bridge(args.database, host=args.host, port=args.port,
+            username=args.username, password=args.password,
+            client_id=args.client_id, protocol=args.protocol,
+            batch_size=args.batch_size, stats_interval=args.stats,
+            workers=workers, tls=args.tls, ca_file=args.ca_file,
+            cert_file=args.cert_file, key_file=args.key_file)
+    except OSError as exception:  # (ssl.SSLError is one)
+        # A configuration error: retrying would not mend it.
+        logger.error('TLS to the broker: cannot load --ca-file %s, '
+            '--cert-file %s, --key-file %s: %s', args.ca_file,
+            args.cert_file, args.key_file, exception)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     signal.signal(signal.SIGINT, lambda *_: bridge.stop())
     return bridge.run()
@@ -164,6 +171,18 @@ def faster_mqtt5_properties():
     _packet.Properties = SharedTablesProperties
 
 
+def tls_context(ca_file=None, cert_file=None, key_file=None):
+    """The TLS context of the connection to the broker: the broker's
+    certificate and host name are always verified, against ca_file (PEM)
+    or else the system's CAs; cert_file and key_file are the bridge's own
+    certificate, for a broker that asks for one."""
+    import ssl
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 class Bridge:
 
     def __init__(self, database, host='127.0.0.1', port=1883,
@@ -172,11 +191,11 @@ class Bridge:
             stats_interval=STATS_INTERVAL, workers=WORKERS, tls=False,
             ca_file=None, cert_file=None, key_file=None):
         self.database = database
-        # TLS verifies the broker's certificate and host name, always.
         self.tls = bool(tls or ca_file or cert_file)
-        self.ca_file = ca_file
-        self.cert_file = cert_file
-        self.key_file = key_file
+        # Loaded once, before anything starts: a missing or unreadable
+        # file is an error at once, not at each connection.
+        self.tls_context = (tls_context(ca_file, cert_file, key_file)
+            if self.tls else None)
         self.host = host
         self.port = port
         self.username = username
@@ -215,9 +234,8 @@ class Bridge:
             manual_ack=True)
         if self.username:
             client.username_pw_set(self.username, self.password)
-        if self.tls:
-            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file,
-                keyfile=self.key_file)
+        if self.tls_context:
+            client.tls_set_context(self.tls_context)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
