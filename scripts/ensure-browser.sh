@@ -30,10 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
     if [ $known = 0 ] \
             || [ -z "$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1)" ]; then
-        apt-get update -q
+        "$(dirname "$0")"/apt-get.sh update -q
     fi
     echo "==> installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q --no-install-recommends \
         "${missing[@]}"
 fi
 

@@ -21,6 +21,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "==> installing ${packages[*]}"
 if [ -z "$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1)" ]; then
-    apt-get update -q
+    "$(dirname "$0")"/apt-get.sh update -q
 fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
+DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q "${packages[@]}"

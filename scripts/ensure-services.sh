@@ -12,9 +12,9 @@ apt_install() {
         exit 1
     fi
     if [ -z "$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1)" ]; then
-        apt-get update -q
+        "$(dirname "$0")"/apt-get.sh update -q
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q "$@"
 }
 
 wait_port() {
