@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         "$(dirname "$0")"/apt-get.sh update -q
     fi
     echo "==> installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -qq --no-install-recommends \
         "${missing[@]}"
 fi
 

@@ -23,4 +23,4 @@ echo "==> installing ${packages[*]}"
 if [ -z "$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1)" ]; then
     "$(dirname "$0")"/apt-get.sh update -q
 fi
-DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q "${packages[@]}"
+DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -qq "${packages[@]}"

@@ -14,7 +14,7 @@ apt_install() {
     if [ -z "$(find /var/lib/apt/lists -name '*Packages*' 2>/dev/null | head -1)" ]; then
         "$(dirname "$0")"/apt-get.sh update -q
     fi
-    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -q "$@"
+    DEBIAN_FRONTEND=noninteractive "$(dirname "$0")"/apt-get.sh install -y -qq "$@"
 }
 
 wait_port() {
