@@ -138,6 +138,8 @@ Every demo user has the password: $PASSWORD
   tech1 tech2                                  its technicians
   property1                                    property company / user unit
   fire finance auditor                         fire rescue, finance clerk, auditor
+Running beside the server: trytond-cron (escalation, offline detection,
+planning, warnings, retention), the MQTT bridge and a device simulation.
 Stop it with: make stop-demo   (or scripts/demo.sh stop); logs in $LOG/
 EOF
 }
@@ -248,6 +250,18 @@ has_command() {     # has_command SUB: `elevator SUB` exists
     "$VENV/bin/elevator" "$1" --help >/dev/null 2>&1
 }
 
+start_cron() {
+    # Nothing waits for a person to look: escalation of unaccepted rescues,
+    # offline detection, maintenance planning, warnings and the retention
+    # jobs are Tryton cron tasks (ir.cron), run by trytond-cron as in
+    # production. One process: SQLite takes one writer at a time.
+    if ! alive cron; then
+        start_bg cron "$VENV/bin/trytond-cron" -c "$CONF" -d "$DB" -n 1
+        say "started: cron (escalation, offline detection, planning, warnings;" \
+            "log in $LOG/cron.log)"
+    fi
+}
+
 start_optional_services() {
     # The rest of the demo of DESIGN §5: the MQTT bridge and a small device
     # simulation, with an embedded broker (amqtt, `elevator broker`) where
@@ -303,6 +317,7 @@ start() {
     if alive trytond; then
         if answers; then
             say "the demo is already running (pid $(cat "$RUN/trytond.pid"))"
+            start_cron
             start_optional_services
             print_info
             return 0
@@ -331,6 +346,7 @@ start() {
         fi
         sleep 0.5
     done
+    start_cron
     start_optional_services
     print_info
 }
