@@ -118,7 +118,8 @@ REPORT_VALUES = {
     'caller_name', 'caller_phone', 'reported_at', 'trapped_persons',
     'description', 'reference', 'origin'}
 # Records an alarm may come from, when their module is installed.
-ORIGIN_MODELS = ['elevator.iot.event', 'elevator.public.feedback']
+ORIGIN_MODELS = ['elevator.iot.event', 'elevator.public.feedback',
+    'elevator.rescue.call']
 
 
 # Caller data (DESIGN §6): nobody outside dispatch sees it in full.

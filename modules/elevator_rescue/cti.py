@@ -1,0 +1,150 @@
+"""HTTP route of the 96196 call centre's events (DESIGN §5):
+
+    POST /{db}/elevator/api/v1/cti/events
+
+Headers: `X-CTI-Client` (client id), `X-CTI-Timestamp` (Unix seconds),
+`X-CTI-Signature` (`sha256=` + hex HMAC-SHA256 of "{timestamp}.{body}" with
+the client's shared secret). Body: one JSON event (see call.parse_event).
+
+Answers: 202 with the call (new event), 200 with `"duplicate": true` (the
+same event of the same call again: the centre may retry safely), 400 (not
+JSON), 401 (unknown client, bad signature, timestamp outside the replay
+window), 413 (too large), 422 (a wrong field, named), 503 (database busy:
+send again). A call whose code matches no elevator or whose extension is
+nobody's is still recorded and shown to every dispatcher (202 with
+`warnings`): a call is never lost. Messages are in the language of
+`Accept-Language` (default zh_CN). See docs/rescue.md."""
+import json
+import logging
+from functools import wraps
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from trytond import backend
+from trytond.exceptions import UserError
+from trytond.i18n import gettext
+from trytond.protocols.wrappers import (
+    set_max_request_size, with_pool, with_transaction)
+from trytond.transaction import Transaction, TransactionError
+from trytond.wsgi import app
+
+from .call import dumps, parse_event
+
+logger = logging.getLogger(__name__)
+
+ROUTE = '/<database_name>/elevator/api/v1/cti/events'
+BODY_MAX = 16 * 1024
+HEADERS = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    }
+
+
+def _language(request):
+    accepted = request.headers.get('Accept-Language', '')
+    return 'en' if accepted.lower().startswith('en') else 'zh_CN'
+
+
+def _answer(status, data):
+    return Response(dumps(data), status=status, headers=HEADERS,
+        content_type='application/json; charset=utf-8')
+
+
+def _error(status, code, field=None):
+    data = {
+        'error': code,
+        'message': gettext(f'elevator_rescue.msg_cti_{code}',
+            field=field or ''),
+        }
+    if field:
+        data['field'] = field
+    return _answer(status, data)
+
+
+def _json_errors(func):
+    """Answer JSON on every path: trytond would answer an HTML page (or,
+    for a JSON body, "Unable to get RPC method") to an exception. The
+    exception's text stays in the log, never in the answer."""
+    @wraps(func)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return func(request, *args, **kwargs)
+        except HTTPException as exception:
+            if exception.code == 413:
+                return _answer(413, {'error': 'too_large'})
+            raise
+        except backend.DatabaseOperationalError:
+            logger.warning('CTI event: database busy', exc_info=True)
+            response = _answer(503, {'error': 'unavailable'})
+            response.headers['Retry-After'] = '2'
+            return response
+        except Exception:
+            logger.exception('CTI event failed')
+            return _answer(500, {'error': 'internal'})
+    return wrapper
+
+
+@app.route(ROUTE, methods=['POST'])
+@_json_errors
+@set_max_request_size(BODY_MAX)
+@with_pool
+@with_transaction(readonly=False)
+def cti_events(request, pool):
+    try:
+        return _receive(request, pool)
+    except (HTTPException, backend.DatabaseOperationalError,
+            TransactionError):
+        # TransactionError: with_transaction retries (e.g. to take the
+        # table lock of Call.receive).
+        raise
+    except Exception:
+        # Inside with_pool, trytond would turn it into an HTML page.
+        logger.exception('CTI event failed')
+        Transaction().rollback()
+        return _answer(500, {'error': 'internal'})
+
+
+def _receive(request, pool):
+    CTIClient = pool.get('elevator.rescue.cti.client')
+    Call = pool.get('elevator.rescue.call')
+    with Transaction().set_context(language=_language(request)):
+        body = request.get_data(cache=True)
+        if len(body) > BODY_MAX:
+            return _error(413, 'too_large')
+        client, refused = CTIClient.authenticate(
+            request.headers.get('X-CTI-Client'),
+            request.headers.get('X-CTI-Timestamp'),
+            body, request.headers.get('X-CTI-Signature'))
+        if refused:
+            logger.warning('CTI event refused (%s) from %s', refused,
+                request.remote_addr)
+            return _error(401, refused)
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, 'not_json')
+        try:
+            event = parse_event(payload)
+        except ValueError as exception:
+            return _error(422, 'invalid', field=str(exception))
+        try:
+            call, duplicate, warnings = Call.receive(client, event)
+        except UserError as exception:
+            # A rule of the model refused the event (its message is meant
+            # for users and translated).
+            logger.warning('CTI event refused: %s', exception)
+            Transaction().rollback()
+            return _answer(422, {'error': 'refused',
+                    'message': exception.message})
+        data = {
+            'call_id': call.call_id,
+            'state': call.state,
+            'ticket': call.ticket.number if call.ticket else None,
+            'elevator': call.elevator.rescue_code if call.elevator else None,
+            'warnings': warnings,
+            }
+        if duplicate:
+            data['duplicate'] = True
+            return _answer(200, data)
+        return _answer(202, data)
