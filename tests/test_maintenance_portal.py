@@ -111,7 +111,8 @@ SETUP_DATA = textwrap.dedent('''
                 'maintenance_unit': firm.id, 'user_unit': estate.id,
                 'start_date': today, 'end_date': today + dt.timedelta(days=364),
                 'price': Decimal('2400'), 'elevators': [('add', [elevator.id])]}])
-            Contract.activate([contract])
+            Contract.propose([contract])
+            Contract.accept([contract])
             orders = Order.search([('elevator', '=', elevator.id)],
                 order=[('planned_date', 'ASC')])
             result['firms'][key] = {

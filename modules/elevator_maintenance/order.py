@@ -3,7 +3,8 @@ site by two technicians, confirmed by the user unit, then immutable."""
 import datetime as dt
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval

@@ -8,6 +8,7 @@ from sql.aggregate import Count
 from trytond.i18n import gettext
 from trytond.model import Index, fields
 from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.elevator.attachment import IMAGE_TYPES
 from trytond.modules.elevator.elevator import CATEGORIES
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -32,6 +33,8 @@ class VisitMixin:
     __slots__ = ()
     # States where the firm records the visit.
     _recording_states = ('in_progress', 'disputed')
+    # Photos of the work: images only (checked by content).
+    _attachment_types = IMAGE_TYPES
 
     maintenance_unit = fields.Many2One('party.party', "Maintenance Unit",
         ondelete='RESTRICT', readonly=True,
