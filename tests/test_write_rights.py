@@ -526,3 +526,72 @@ def test_expired_firm_refused(database, world, contract_world):
             Party.write([Party(c['firm'])], {
                     'licence_valid_until': saved[0],
                     'qualification_valid_until': saved[1]})
+
+
+# -- complaints (item 5) -----------------------------------------------------
+
+def test_assigned_unit_only_replies(database, world):
+    import datetime as dt
+    from trytond.pool import Pool
+    records, users = world
+    pool = Pool(database)
+    Feedback = pool.get('elevator.public.feedback')
+    Reply = pool.get('elevator.public.feedback.reply')
+    with tryton_env.transaction(database) as root_pool:
+        RootFeedback = root_pool.get('elevator.public.feedback')
+        Elevator = root_pool.get('elevator.elevator')
+        User = root_pool.get('res.user')
+        firm = User(users['firm1']).elevator_units[0]
+        elevator, = Elevator.search([('maintenance_unit', '=', firm.id)],
+            limit=1)
+        complaint, = RootFeedback.create([{'type': 'complaint',
+                    'elevator': elevator.id, 'contact_phone': '13900000000',
+                    'text': '维保人员从未来过', 'channel': 'h5',
+                    'assigned_to': 'maintenance_unit',
+                    'submitted_at': dt.datetime.now() - dt.timedelta(days=30),
+                    'deadline': dt.datetime.now() - dt.timedelta(days=1)}])
+        RootFeedback.assign([complaint])
+        complaint = RootFeedback(complaint.id)
+        assert complaint.assigned_unit == firm and complaint.overdue
+        complaint_id, deadline = complaint.id, complaint.deadline
+    with as_user(database, users['firm1']):
+        complaint = Feedback(complaint_id)
+        for values, match in [
+                ({'text': '已解决'}, '不能手工修改'),
+                ({'deadline': dt.datetime.now() + dt.timedelta(days=9)},
+                    '不能手工修改'),
+                ({'replied_late': False}, '不能手工修改'),
+                ({'warned_at': None}, '不能手工修改'),
+                ({'state': 'closed'}, REFUSED),
+                ({'resolution': 'resolved'}, None),
+                ({'assigned_unit': None}, None),
+                ({'notes': '已处理'}, None),
+                ]:
+            refused(Feedback.write, [complaint], values, match=match)
+        # The unit writes its reply and sends it with the button.
+        Feedback.write([complaint], {'reply': '已安排复查'})
+        Feedback.reply_([complaint])
+        complaint = Feedback(complaint_id)
+        assert complaint.state == 'replied'
+        # A sent reply is not rewritten, nor its record.
+        refused(Feedback.write, [complaint], {'reply': '其实没问题'},
+            match='已发送的答复')
+        first, = complaint.replies
+        refused(Reply.write, [first], {'text': '改'})
+        refused(Reply.delete, [first])
+        refused(Reply.create, [{'feedback': complaint_id, 'text': '伪造'}])
+    with tryton_env.transaction(database) as root_pool:
+        RootFeedback = root_pool.get('elevator.public.feedback')
+        RootFeedback.reopen([RootFeedback(complaint_id)])
+    with as_user(database, users['firm1']):
+        Feedback.write([Feedback(complaint_id)], {'reply': '复查完成'})
+        Feedback.reply_([Feedback(complaint_id)])
+    with tryton_env.transaction(database, readonly=True) as root_pool:
+        complaint = root_pool.get('elevator.public.feedback')(complaint_id)
+        assert complaint.text == '维保人员从未来过'
+        assert complaint.deadline == deadline
+        assert complaint.replied_late
+        assert [(r.text, r.replied_by.id, r.late)
+            for r in complaint.replies] == [
+            ('已安排复查', users['firm1'], True),
+            ('复查完成', users['firm1'], True)]
