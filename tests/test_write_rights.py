@@ -330,7 +330,7 @@ def test_attachment_files_by_content(database, world, attach_world):
                     'resource': order}], match='不属于')
 
 
-def set_attachment_max_size(database, value):
+def set_config(database, **values):
     "As the administrator would in the configuration form."
     from trytond.pool import Pool
     from trytond.transaction import Transaction
@@ -341,7 +341,8 @@ def set_attachment_max_size(database, value):
             _lock_tables=['elevator_configuration']) as transaction:
         Configuration = pool.get('elevator.configuration')
         config = Configuration(1)
-        config.attachment_max_size = value
+        for name, value in values.items():
+            setattr(config, name, value)
         config.save()
         transaction.commit()
 
@@ -350,7 +351,7 @@ def test_attachment_size_cap(database, world, attach_world):
     from trytond.pool import Pool
     records, users = world
     pool = Pool(database)
-    set_attachment_max_size(database, 1)
+    set_config(database, attachment_max_size=1)
     try:
         with as_user(database, users['dispatcher']):
             Attachment = pool.get('ir.attachment')
@@ -362,7 +363,7 @@ def test_attachment_size_cap(database, world, attach_world):
             Attachment.create([{'name': '小.png', 'data': PNG,
                         'resource': attach_world['ticket']}])
     finally:
-        set_attachment_max_size(database, None)
+        set_config(database, attachment_max_size=None)
 
 
 # -- contracts (item 3) ------------------------------------------------------
@@ -595,3 +596,81 @@ def test_assigned_unit_only_replies(database, world):
             for r in complaint.replies] == [
             ('已安排复查', users['firm1'], True),
             ('复查完成', users['firm1'], True)]
+
+
+# -- check-in (item 7) -------------------------------------------------------
+
+def test_check_in_time_and_position(database, world):
+    import datetime as dt
+    from trytond.pool import Pool
+    records, users = world
+    pool = Pool(database)
+    Order = pool.get('elevator.maintenance.order')
+    with tryton_env.transaction(database) as root_pool:
+        User = root_pool.get('res.user')
+        RootOrder = root_pool.get('elevator.maintenance.order')
+        firm = User(users['firm1']).elevator_units[0]
+        # The earliest planned visit of three elevators of the firm.
+        orders = []
+        for elevator in root_pool.get('elevator.elevator').search([
+                    ('maintenance_unit', '=', firm.id),
+                    ('latitude', '!=', None)]):
+            planned = RootOrder.search([('elevator', '=', elevator.id),
+                    ('state', '=', 'planned')],
+                order=[('planned_date', 'ASC')], limit=1)
+            if planned and not RootOrder.search([
+                        ('elevator', '=', elevator.id),
+                        ('state', '=', 'in_progress')]):
+                orders.append(planned[0])
+        assert len(orders) >= 3, orders
+        late, blind, placed = [o.id for o in orders[:3]]
+        positions = {o.id: (o.elevator.latitude, o.elevator.longitude)
+            for o in orders[:3]}
+
+    def utc(minutes):
+        return (dt.datetime.now(dt.timezone.utc)
+            - dt.timedelta(minutes=minutes)).isoformat()
+
+    before = dt.datetime.now().replace(microsecond=0)
+    lat, lon = positions[late]
+    with as_user(database, users['tech1']):
+        # Ten minutes late by default (5) is refused, whatever the position.
+        refused(Order.start_visit, [Order(late)],
+            {'latitude': lat, 'longitude': lon, 'time': utc(10)},
+            match='5 分钟')
+        refused(Order.start_visit, [Order(late)], {'time': utc(3 * 60)},
+            match='5 分钟')
+    # The limit is configuration.
+    set_config(database, maintenance_check_in_max_lag=15)
+    try:
+        with as_user(database, users['tech1']):
+            Order.start_visit([Order(late)],
+                {'latitude': lat, 'longitude': lon, 'time': utc(10)})
+    finally:
+        set_config(database, maintenance_check_in_max_lag=5)
+    with as_user(database, users['tech1']):
+        # Without a position: accepted, but a warning.
+        Order.start_visit([Order(blind)], {'time': utc(1)})
+        lat, lon = positions[placed]
+        Order.start_visit([Order(placed)],
+            {'latitude': lat, 'longitude': lon, 'time': utc(2)})
+    with tryton_env.transaction(database) as root_pool:
+        RootOrder = root_pool.get('elevator.maintenance.order')
+        Warning_ = root_pool.get('elevator.maintenance.warning')
+        for order_id, minutes in [(late, 10), (blind, 1), (placed, 2)]:
+            order = RootOrder(order_id)
+            # The server's time is kept beside the phone's.
+            assert order.check_in_received >= before - dt.timedelta(
+                seconds=1)
+            lag = order.check_in_received - order.check_in
+            assert abs(lag - dt.timedelta(minutes=minutes)) < dt.timedelta(
+                seconds=30), (order_id, lag)
+        # The cron's scan (check-out runs it too) raises no_position once.
+        Warning_.scan(notify=False)
+        Warning_.scan(notify=False)
+        flagged = {w.order.id for w in Warning_.search([
+                    ('type', '=', 'no_position'),
+                    ('order', 'in', [late, blind, placed])])}
+        assert flagged == {blind}
+        assert Warning_.search_count([('type', '=', 'no_position'),
+                ('order', '=', blind)]) == 1

@@ -211,6 +211,7 @@ class Order(VisitMixin, Workflow, ModelSQL, ModelView):
     def copy(cls, orders, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'lines', 'warnings', 'check_in', 'check_out',
+                'check_in_received', 'check_out_received',
                 'duration', 'confirmed_by', 'confirmed_at', 'on_time',
                 'disputed_by', 'disputed_at', 'dispute_reason',
                 'check_in_latitude', 'check_in_longitude',

@@ -219,6 +219,7 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
     def copy(cls, repairs, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'warnings', 'check_in', 'check_out',
+                'check_in_received', 'check_out_received',
                 'duration', 'confirmed_by', 'confirmed_at', 'disputed_by',
                 'disputed_at', 'dispute_reason', 'origin', 'technicians',
                 'check_in_latitude', 'check_in_longitude',
