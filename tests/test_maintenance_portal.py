@@ -111,7 +111,8 @@ SETUP_DATA = textwrap.dedent('''
                 'maintenance_unit': firm.id, 'user_unit': estate.id,
                 'start_date': today, 'end_date': today + dt.timedelta(days=364),
                 'price': Decimal('2400'), 'elevators': [('add', [elevator.id])]}])
-            Contract.activate([contract])
+            Contract.propose([contract])
+            Contract.accept([contract])
             orders = Order.search([('elevator', '=', elevator.id)],
                 order=[('planned_date', 'ASC')])
             result['firms'][key] = {
@@ -119,6 +120,14 @@ SETUP_DATA = textwrap.dedent('''
                 'public_token': elevator.public_token, 'users': users,
                 'technicians': technicians, 'orders': [o.id for o in orders],
                 'contract': contract.id}
+        tx.commit()
+    # The tests start visits 40 minutes back (the phone had no network).
+    with Transaction().start(database, 0,
+            _lock_tables=['elevator_configuration']) as tx:
+        Configuration = pool.get('elevator.configuration')
+        config = Configuration(1)
+        config.maintenance_check_in_max_lag = 60
+        config.save()
         tx.commit()
     with open(sys.argv[4], 'w') as out:
         json.dump(result, out)
@@ -676,7 +685,7 @@ def test_rpc_bad_input(server, database, admin):
             ({'time': (dt.datetime.now(dt.timezone.utc)
                         + dt.timedelta(hours=2)).isoformat()}, 'future'),
             ({'time': (dt.datetime.now(dt.timezone.utc)
-                        - dt.timedelta(days=5)).isoformat()}, '48 hours'),
+                        - dt.timedelta(days=5)).isoformat()}, '60 minutes'),
             ({'technicians': [database['firms']['a']['technicians'][
                             'tech_a2']]}, 'not an active technician'),
             ]:

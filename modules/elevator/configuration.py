@@ -26,6 +26,17 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Base URL of the public H5 pages; the elevator's public token "
         "is appended for the QR code.")
     authority_name = fields.Char("Authority Name", required=True)
+    attachment_max_size = fields.Integer("Attachment Size Limit (KB)",
+        domain=['OR', ('attachment_max_size', '=', None),
+            ('attachment_max_size', '>', 0)],
+        help="Largest file a user may attach to a record.")
+
+    @classmethod
+    def default_attachment_max_size(cls):
+        return 10 * 1024
+
+    def get_attachment_max_size(self):
+        return self.attachment_max_size or self.default_attachment_max_size()
 
     @classmethod
     def default_rescue_code_length(cls):

@@ -9,7 +9,8 @@ from sql.operators import Concat
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from .workflow import Workflow
 from trytond.model.exceptions import ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool

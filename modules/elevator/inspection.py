@@ -1,6 +1,7 @@
 "Statutory inspections (定期检验) recorded by the inspection agency."
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from .workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval

@@ -26,6 +26,10 @@ class Party(metaclass=PoolMeta):
     licence_number = fields.Char("Licence Number",
         states={'invisible': Not(Eval('is_maintenance_unit', False))},
         help="Special-equipment production licence of the maintenance unit.")
+    licence_valid_until = fields.Date("Licence Valid Until",
+        states={'invisible': Not(Eval('is_maintenance_unit', False))},
+        help="A maintenance unit whose licence has expired cannot propose "
+        "or accept a maintenance contract.")
     qualification = fields.Selection([
             (None, ""),
             ('A', "Grade A"),

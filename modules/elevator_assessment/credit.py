@@ -7,7 +7,8 @@ import datetime as dt
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.elevator.workflow import Workflow
 from trytond.pool import Pool
 from trytond.pyson import PYSONEncoder
 from trytond.transaction import Transaction, without_check_access

@@ -5,7 +5,8 @@ never change again and keep what they were computed from."""
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval

@@ -2,6 +2,7 @@
 from collections import defaultdict
 
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -17,7 +18,7 @@ FOLLOW_UPS = [
     ]
 
 
-class Event(ModelSQL, ModelView):
+class Event(WorkflowStateMixin, ModelSQL, ModelView):
     "IoT Event"
     __name__ = 'elevator.iot.event'
 

@@ -48,8 +48,6 @@ LINE_RESULTS = [
 LOCAL_TZ = ZoneInfo('Asia/Shanghai')
 # Clocks of phones and server disagree a little.
 CLOCK_SKEW = dt.timedelta(minutes=5)
-# A visit recorded offline is sent within this delay.
-MAX_DELAY = dt.timedelta(hours=48)
 
 
 def local_date(value):

@@ -49,6 +49,12 @@ class Configuration(metaclass=PoolMeta):
         required=True, domain=[('maintenance_photo_max_size', '>=', 10)],
         help="Largest photo accepted on a maintenance or repair record.")
 
+    maintenance_check_in_max_lag = fields.Integer(
+        "Check-in Time Lag (min)", required=True,
+        domain=[('maintenance_check_in_max_lag', '>=', 1)],
+        help="The time a phone sends for a check-in or check-out may be at "
+        "most this many minutes older than the server's clock.")
+
     default_maintenance_contract_sequence = _default_sequence(
         'sequence_contract')
     default_maintenance_order_sequence = _default_sequence('sequence_order')
@@ -69,6 +75,10 @@ class Configuration(metaclass=PoolMeta):
     @classmethod
     def default_maintenance_min_photos(cls):
         return 1
+
+    @classmethod
+    def default_maintenance_check_in_max_lag(cls):
+        return 5
 
     @classmethod
     def default_maintenance_photo_max_size(cls):

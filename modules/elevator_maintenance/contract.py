@@ -8,7 +8,8 @@ from sql.aggregate import Max
 from sql.conditionals import Case
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
@@ -27,6 +28,7 @@ MODES = [
     ]
 STATES = [
     ('draft', "Draft"),
+    ('proposed', "Proposed"),
     ('active', "Active"),
     ('expired', "Expired"),
     ('terminated', "Terminated"),
@@ -72,6 +74,16 @@ class Contract(Workflow, ModelSQL, ModelView):
         sort=False)
     state = fields.Selection(STATES, "State", required=True, readonly=True,
         sort=False)
+    # Both sides agree (issue 12): the firm proposes, the user unit (the
+    # district regulator for orphan elevators) accepts; each is stamped.
+    proposed_by = fields.Many2One('res.user', "Proposed by", readonly=True,
+        ondelete='RESTRICT')
+    proposed_at = fields.DateTime("Proposed at", readonly=True)
+    accepted_by = fields.Many2One('res.user', "Accepted by", readonly=True,
+        ondelete='RESTRICT',
+        help="The user of the user unit, or the district regulator for "
+        "orphan elevators, who accepted the proposal.")
+    accepted_at = fields.DateTime("Accepted at", readonly=True)
     termination_date = fields.Date("Termination Date",
         states={
             'invisible': ~Eval('state').in_(['active', 'terminated']),
@@ -101,13 +113,25 @@ class Contract(Workflow, ModelSQL, ModelView):
                 })
         cls._order = [('start_date', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
-            ('draft', 'active'),
+            ('draft', 'proposed'),
+            ('proposed', 'draft'),
+            ('proposed', 'active'),
             ('active', 'expired'),
             ('active', 'terminated'),
             }
         cls._buttons.update({
-                'activate': {
+                'propose': {
                     'invisible': Eval('state') != 'draft',
+                    'icon': 'tryton-forward',
+                    'depends': ['state'],
+                    },
+                'draft': {
+                    'invisible': Eval('state') != 'proposed',
+                    'icon': 'tryton-back',
+                    'depends': ['state'],
+                    },
+                'accept': {
+                    'invisible': Eval('state') != 'proposed',
                     'icon': 'tryton-ok',
                     'depends': ['state'],
                     },
@@ -190,6 +214,13 @@ class Contract(Workflow, ModelSQL, ModelView):
         elif mode == 'write' and external:
             fixed = {'maintenance_unit', 'user_unit', 'elevators',
                 'start_date', 'end_date', 'price', 'mode', 'number'}
+            stamps = {'proposed_by', 'proposed_at', 'accepted_by',
+                'accepted_at'} & set(values)
+            if stamps:
+                raise AccessError(gettext(
+                        'elevator_maintenance.msg_contract_stamps',
+                        contract=contracts[0].rec_name if contracts else '',
+                        fields=', '.join(sorted(stamps))))
             for contract in contracts:
                 if contract.state != 'draft' and fixed & set(values):
                     raise AccessError(gettext(
@@ -200,7 +231,8 @@ class Contract(Workflow, ModelSQL, ModelView):
     def copy(cls, contracts, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'orders', 'termination_date',
-                'termination_reason']:
+                'termination_reason', 'proposed_by', 'proposed_at',
+                'accepted_by', 'accepted_at']:
             default.setdefault(name, None)
         default.setdefault('state', 'draft')
         return super().copy(contracts, default=default)
@@ -209,28 +241,162 @@ class Contract(Workflow, ModelSQL, ModelView):
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('active')
-    def activate(cls, contracts):
-        """Put the contract in force: its elevators get its maintenance unit
-        and their visits are planned."""
+    @Workflow.transition('proposed')
+    def propose(cls, contracts):
+        """The firm proposes the contract to the user unit: its own firm,
+        valid licence and qualification, elevators of that unit (or orphan
+        elevators only, which the district accepts)."""
         pool = Pool()
         Date = pool.get('ir.date')
         today = Date.today()
+        user_id = Transaction().user
         for contract in contracts:
-            if contract.end_date < today:
+            cls._check_contract(contract, today)
+            if user_id:
+                cls._check_side(contract, 'firm')
+        cls.write(contracts, {
+                'proposed_by': user_id or None,
+                'proposed_at': dt.datetime.now().replace(microsecond=0),
+                'accepted_by': None, 'accepted_at': None,
+                })
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('draft')
+    def draft(cls, contracts):
+        "Withdrawn by the firm or refused by the other side."
+        if Transaction().user:
+            for contract in contracts:
+                try:
+                    cls._check_side(contract, 'firm')
+                except AccessError:
+                    cls._check_side(contract, 'acceptor')
+        cls.write(contracts, {'proposed_by': None, 'proposed_at': None})
+
+    @classmethod
+    @ModelView.button
+    def accept(cls, contracts):
+        """The user unit (the district regulator for orphan elevators)
+        accepts the proposal: the contract is in force."""
+        pool = Pool()
+        Date = pool.get('ir.date')
+        today = Date.today()
+        user_id = Transaction().user
+        contracts = [c for c in contracts if c.state == 'proposed']
+        for contract in contracts:
+            cls._check_contract(contract, today)
+            if user_id:
+                cls._check_side(contract, 'acceptor')
+        if contracts:
+            cls.write(contracts, {
+                    'accepted_by': user_id or None,
+                    'accepted_at': dt.datetime.now().replace(microsecond=0),
+                    })
+            cls.activate(contracts)
+
+    @classmethod
+    def _check_contract(cls, contract, today):
+        "What a proposal and its acceptance need, whoever does them."
+        if contract.end_date < today:
+            raise ValidationError(gettext(
+                    'elevator_maintenance.msg_contract_ended',
+                    contract=contract.rec_name))
+        if not contract.elevators:
+            raise ValidationError(gettext(
+                    'elevator_maintenance.msg_contract_no_elevator',
+                    contract=contract.rec_name))
+        orphans = [e for e in contract.elevators if cls._orphan(e)]
+        if orphans and len(orphans) != len(contract.elevators):
+            raise ValidationError(gettext(
+                    'elevator_maintenance.msg_contract_orphan_mixed',
+                    contract=contract.rec_name,
+                    elevator=orphans[0].rec_name))
+        for elevator in contract.elevators:
+            if elevator.state == 'scrapped':
                 raise ValidationError(gettext(
-                        'elevator_maintenance.msg_contract_ended',
-                        contract=contract.rec_name))
-            if not contract.elevators:
+                        'elevator_maintenance.msg_contract_scrapped',
+                        contract=contract.rec_name,
+                        elevator=elevator.rec_name))
+            owners = {p for p in [elevator.user_unit,
+                    elevator.property_company] if p}
+            if not cls._orphan(elevator) and contract.user_unit not in owners:
                 raise ValidationError(gettext(
-                        'elevator_maintenance.msg_contract_no_elevator',
+                        'elevator_maintenance.msg_contract_other_unit',
+                        contract=contract.rec_name,
+                        elevator=elevator.rec_name,
+                        unit=contract.user_unit.rec_name))
+
+    @staticmethod
+    def _orphan(elevator):
+        """三无: no user unit (nor property company) takes care of it; the
+        district regulator accepts its contract."""
+        return not (elevator.user_unit or elevator.property_company)
+
+    @classmethod
+    def _check_firm_valid(cls, contract, today):
+        firm = contract.maintenance_unit
+        for name, message in [
+                ('licence_valid_until',
+                    'elevator_maintenance.msg_contract_licence_expired'),
+                ('qualification_valid_until',
+                    'elevator_maintenance.msg_contract_qualification_expired'),
+                ]:
+            date = getattr(firm, name, None)
+            if date and date < today:
+                raise ValidationError(gettext(message,
+                        contract=contract.rec_name, firm=firm.rec_name,
+                        date=date.isoformat()))
+
+    @classmethod
+    def _check_side(cls, contract, side):
+        """The user acts for the side: the firm (its units), or the
+        acceptor: the user unit, or for orphan elevators the regulator of
+        their district."""
+        pool = Pool()
+        User = pool.get('res.user')
+        Date = pool.get('ir.date')
+        Elevator = pool.get('elevator.elevator')
+        ModelData = pool.get('ir.model.data')
+        regions, units = User.get_elevator_scope()
+        with without_check_access():
+            cls._check_firm_valid(contract, Date.today())
+            # The platform administrator registers contracts signed on
+            # paper for both sides.
+            if ModelData.get_id('res', 'group_admin') in User.get_groups():
+                return
+            if side == 'firm':
+                if contract.maintenance_unit.id in units:
+                    return
+                raise AccessError(gettext(
+                        'elevator_maintenance.msg_contract_not_firm',
+                        contract=contract.rec_name,
+                        firm=contract.maintenance_unit.rec_name))
+            elevators = list(contract.elevators)
+            if elevators and all(cls._orphan(e) for e in elevators):
+                supervised = Elevator.search([
+                        ('id', 'in', [e.id for e in elevators]),
+                        ('region', 'child_of', regions, 'parent'),
+                        ]) if regions else []
+                if len(supervised) == len(elevators):
+                    return
+            elif contract.user_unit.id in units:
+                return
+            raise AccessError(gettext(
+                    'elevator_maintenance.msg_contract_not_acceptor',
+                    contract=contract.rec_name,
+                    unit=contract.user_unit.rec_name))
+
+    @classmethod
+    @Workflow.transition('active')
+    def activate(cls, contracts):
+        """Put the accepted contract in force: its elevators get its
+        maintenance unit and their visits are planned. Not a button: only
+        `accept` (after `propose`) reaches it."""
+        for contract in contracts:
+            if not (contract.proposed_at and contract.accepted_at):
+                raise AccessError(gettext(
+                        'elevator_maintenance.msg_contract_not_agreed',
                         contract=contract.rec_name))
-            for elevator in contract.elevators:
-                if elevator.state == 'scrapped':
-                    raise ValidationError(gettext(
-                            'elevator_maintenance.msg_contract_scrapped',
-                            contract=contract.rec_name,
-                            elevator=elevator.rec_name))
         cls._check_single_active(contracts)
         cls._assign_elevators(contracts)
         # The transition writes the state after this method.

@@ -3,7 +3,8 @@ site by two technicians, confirmed by the user unit, then immutable."""
 import datetime as dt
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -210,6 +211,7 @@ class Order(VisitMixin, Workflow, ModelSQL, ModelView):
     def copy(cls, orders, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'lines', 'warnings', 'check_in', 'check_out',
+                'check_in_received', 'check_out_received',
                 'duration', 'confirmed_by', 'confirmed_at', 'on_time',
                 'disputed_by', 'disputed_at', 'dispute_reason',
                 'check_in_latitude', 'check_in_longitude',

@@ -8,13 +8,13 @@ from sql.aggregate import Count
 from trytond.i18n import gettext
 from trytond.model import Index, fields
 from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.elevator.attachment import IMAGE_TYPES
 from trytond.modules.elevator.elevator import CATEGORIES
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
-from .common import (
-    CLOCK_SKEW, MAX_DELAY, distance_m, local_date, parse_position)
+from .common import CLOCK_SKEW, distance_m, local_date, parse_position
 
 # Fields only the platform writes (through the buttons).
 PROTECTED_FIELDS = {
@@ -23,7 +23,7 @@ PROTECTED_FIELDS = {
     'check_in_distance', 'check_out', 'check_out_latitude',
     'check_out_longitude', 'check_out_distance', 'duration', 'on_time',
     'confirmed_by', 'confirmed_at', 'disputed_by', 'disputed_at',
-    'contract',
+    'contract', 'check_in_received', 'check_out_received',
     }
 
 
@@ -32,6 +32,8 @@ class VisitMixin:
     __slots__ = ()
     # States where the firm records the visit.
     _recording_states = ('in_progress', 'disputed')
+    # Photos of the work: images only (checked by content).
+    _attachment_types = IMAGE_TYPES
 
     maintenance_unit = fields.Many2One('party.party', "Maintenance Unit",
         ondelete='RESTRICT', readonly=True,
@@ -51,7 +53,13 @@ class VisitMixin:
     check_in_distance = fields.Float("Check-in Distance (m)", digits=(16, 0),
         readonly=True,
         help="Distance between the phone and the elevator at check-in.")
+    check_in_received = fields.DateTime("Check-in Received", readonly=True,
+        help="The server's clock when the check-in arrived, beside the "
+        "phone's time.")
     check_out = fields.DateTime("Check-out", readonly=True)
+    check_out_received = fields.DateTime("Check-out Received",
+        readonly=True,
+        help="The server's clock when the check-out arrived.")
     check_out_latitude = fields.Float("Check-out Latitude", digits=(9, 6),
         readonly=True)
     check_out_longitude = fields.Float("Check-out Longitude", digits=(9, 6),
@@ -108,15 +116,18 @@ class VisitMixin:
             raise ValidationError(gettext(
                     'elevator_maintenance.msg_time_future',
                     record=record.rec_name))
-        if time < now - MAX_DELAY:
+        lag = Pool().get('elevator.configuration')(
+            1).maintenance_check_in_max_lag or 5
+        if time < now - dt.timedelta(minutes=lag):
             raise ValidationError(gettext(
                     'elevator_maintenance.msg_time_too_old',
-                    record=record.rec_name))
+                    record=record.rec_name, minutes=lag))
         elevator = record.elevator
         distance = distance_m(latitude, longitude,
             elevator.latitude, elevator.longitude)
         return {
             prefix: time,
+            f'{prefix}_received': now,
             f'{prefix}_latitude': latitude,
             f'{prefix}_longitude': longitude,
             f'{prefix}_distance': (round(distance)

@@ -9,7 +9,8 @@ from sql.aggregate import Max
 from sql.operators import Exists
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
@@ -24,6 +25,7 @@ WARNING_TYPES = [
     ('too_short', "Visit Too Short"),
     ('overdue', "Maintenance Overdue"),
     ('too_far', "Checked in Too Far Away"),
+    ('no_position', "Checked in Without Position"),
     ('unconfirmed', "Not Confirmed"),
     ]
 STATES = [
@@ -189,6 +191,7 @@ class Warning_(Workflow, ModelSQL, ModelView):
         order_ids = [o.id for o in orders] if orders is not None else None
         cls._scan_order_measure('too_short', now, order_ids)
         cls._scan_order_measure('too_far', now, order_ids)
+        cls._scan_no_position(now, order_ids)
         if orders is None:
             cls._scan_unconfirmed(now)
             cls._scan_overdue(now)
@@ -244,6 +247,32 @@ class Warning_(Workflow, ModelSQL, ModelView):
             order.elevator, order.id, Literal(None), order.maintenance_unit,
             order.district, Literal(now), Literal(None), measure, limit,
             Literal('open'), where=where)
+        cursor.execute(*table.insert(cls._columns(table), query))
+
+    @classmethod
+    def _scan_no_position(cls, now, order_ids=None):
+        """Orders checked in without the phone's position: where the
+        technician was cannot be told, which is itself a warning."""
+        pool = Pool()
+        Order = pool.get('elevator.maintenance.order')
+        table = cls.__table__()
+        existing = cls.__table__()
+        order = Order.__table__()
+        cursor = Transaction().connection.cursor()
+        where = ((order.check_in != Null)
+            & ((order.check_in_latitude == Null)
+                | (order.check_in_longitude == Null))
+            & ~Exists(existing.select(Literal(1),
+                    where=(existing.order == order.id)
+                    & (existing.type == 'no_position'))))
+        if order_ids is not None:
+            where &= SQL_OPERATORS['in'](order.id, order_ids)
+        user = Transaction().user
+        query = order.select(Literal(user), Literal(now),
+            Literal('no_position'), order.elevator, order.id, Literal(None),
+            order.maintenance_unit, order.district, Literal(now),
+            Literal(None), Literal(None), Literal(None), Literal('open'),
+            where=where)
         cursor.execute(*table.insert(cls._columns(table), query))
 
     @classmethod

@@ -1,7 +1,8 @@
 """Knowledge articles published by the bureau: safe riding, what to do when
 trapped, escalator safety. Plain text (paragraphs separated by blank
 lines), shown escaped on the public pages."""
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator.workflow import Workflow
 from trytond.pool import Pool
 from trytond.pyson import Eval
 

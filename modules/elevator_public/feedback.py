@@ -12,7 +12,8 @@ from sql.conditionals import Coalesce
 
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.modules.elevator.res import notify_district_regulators
@@ -65,6 +66,18 @@ RESOLUTIONS = [
 TEXT_MAX = 1000
 REPLY_MAX = 2000
 PHOTOS_MAX = 3
+
+
+# What the submitter sent and the record of its handling: no user writes
+# them by hand (the buttons and the server do); the deadline and the reply
+# stamps make the overdue history that feeds the credit grade.
+FIXED_FIELDS = {
+    'number', 'type', 'elevator', 'region', 'district', 'maintenance_unit',
+    'user_unit', 'channel', 'submitted_at', 'contact_phone', 'text',
+    'client_key', 'deadline', 'warned_at', 'assigned_at', 'replied_at',
+    'replied_by', 'replied_late', 'closed_at', 'personal_data_erased',
+    'replies',
+    }
 
 
 class Feedback(Workflow, ModelSQL, ModelView):
@@ -143,6 +156,9 @@ class Feedback(Workflow, ModelSQL, ModelView):
     replied_by = fields.Many2One('res.user', "Replied by", readonly=True,
         ondelete='SET NULL')
     replied_late = fields.Boolean("Replied Late", readonly=True)
+    replies = fields.One2Many('elevator.public.feedback.reply', 'feedback',
+        "Replies", readonly=True,
+        help="Every reply sent, with who sent it and when.")
     resolution = fields.Selection(RESOLUTIONS, "Resolution", sort=False,
         states={'readonly': Eval('state') == 'closed'})
     closed_at = fields.Timestamp("Closed at", readonly=True)
@@ -327,10 +343,20 @@ class Feedback(Workflow, ModelSQL, ModelView):
                             'elevator_public.msg_feedback_delete',
                             feedback=feedback.rec_name))
         elif mode == 'write':
+            if external and FIXED_FIELDS & set(values):
+                raise AccessError(gettext(
+                        'elevator_public.msg_feedback_fixed_fields',
+                        feedback=feedbacks[0].rec_name if feedbacks else '',
+                        fields=', '.join(sorted(FIXED_FIELDS & set(values)))))
             for feedback in feedbacks:
                 if feedback.state == 'closed' and set(values) - {'notes'}:
                     raise AccessError(gettext(
                             'elevator_public.msg_feedback_closed',
+                            feedback=feedback.rec_name))
+                if (external and 'reply' in values
+                        and feedback.state != 'assigned'):
+                    raise AccessError(gettext(
+                            'elevator_public.msg_feedback_reply_sent',
                             feedback=feedback.rec_name))
 
     @classmethod
@@ -396,6 +422,11 @@ class Feedback(Workflow, ModelSQL, ModelView):
                         feedback=feedback.rec_name, max=REPLY_MAX))
         late = [f for f in feedbacks if f.deadline and f.deadline < now]
         on_time = [f for f in feedbacks if f not in late]
+        Reply = Pool().get('elevator.public.feedback.reply')
+        Reply.create([{
+                    'feedback': f.id, 'text': f.reply, 'replied_by': user,
+                    'replied_at': now, 'late': f in late,
+                    } for f in feedbacks])
         for records, is_late in [(late, True), (on_time, False)]:
             if records:
                 cls.write(records, {
@@ -592,6 +623,34 @@ def _invalidate(Model, ids):
         if Model.__name__ in cache:
             for id_ in ids:
                 cache[Model.__name__].pop(id_, None)
+
+
+class FeedbackReply(ModelSQL, ModelView):
+    "Public Feedback Reply"
+    __name__ = 'elevator.public.feedback.reply'
+    feedback = fields.Many2One('elevator.public.feedback', "Feedback",
+        required=True, ondelete='CASCADE', readonly=True)
+    text = fields.Text("Reply", readonly=True)
+    replied_by = fields.Many2One('res.user', "Replied by", readonly=True,
+        ondelete='SET NULL')
+    replied_at = fields.Timestamp("Replied at", readonly=True)
+    late = fields.Boolean("Late", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('feedback')
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t, (t.feedback, Index.Range())))
+        cls._order = [('replied_at', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def check_modification(cls, mode, replies, values=None, external=False):
+        super().check_modification(mode, replies, values=values,
+            external=external)
+        if external:
+            raise AccessError(gettext(
+                    'elevator_public.msg_feedback_reply_readonly'))
 
 
 class FeedbackPhoto(ModelSQL, ModelView):

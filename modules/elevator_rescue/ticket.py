@@ -15,6 +15,7 @@ from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
+from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
@@ -293,7 +294,7 @@ def _forget(Model, ids):
                 model_cache.pop(id_, None)
 
 
-class Ticket(CallerMixin, ModelSQL, ModelView):
+class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
     "Rescue Ticket"
     __name__ = 'elevator.rescue.ticket'
     _history = True

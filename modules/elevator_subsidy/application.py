@@ -18,7 +18,9 @@ from sql.conditionals import Coalesce
 
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.elevator.attachment import IMAGE_TYPES, PDF_TYPES
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
@@ -104,6 +106,8 @@ class Application(Workflow, ModelSQL, ModelView):
     __name__ = 'elevator.subsidy.application'
     _rec_name = 'number'
     _history = True
+    # Invoices, acceptance reports, photos: PDF or images (by content).
+    _attachment_types = PDF_TYPES | IMAGE_TYPES
 
     _editable = {'readonly': ~Eval('state').in_(EDITABLE_STATES)}
 

@@ -6,7 +6,8 @@ from collections import defaultdict
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+    Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.elevator.workflow import Workflow, WorkflowStateMixin
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
@@ -25,7 +26,7 @@ LINE_WORKFLOW_FIELDS = {
     'state', 'connected_date', 'accepted_date', 'accepted_by', 'iot_device'}
 
 
-class Project(ModelSQL, ModelView):
+class Project(WorkflowStateMixin, ModelSQL, ModelView):
     "Installation Project"
     __string__ = "Installation Project"
     __name__ = 'elevator.installation.project'

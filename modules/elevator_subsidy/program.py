@@ -7,7 +7,8 @@ from sql.conditionals import Case, Coalesce
 
 from trytond.i18n import gettext
 from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields, sequence_ordered)
+    Index, ModelSQL, ModelView, Unique, fields, sequence_ordered)
+from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.modules.elevator.elevator import CATEGORIES

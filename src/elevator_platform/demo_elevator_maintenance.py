@@ -93,8 +93,15 @@ def generate(pool, rng, elevators):
 
     orders = _history(pool, rng, contracts, members, technicians, today)
     transaction.commit()
-    # In force: the plan of the coming month follows the last visits.
-    Contract.activate(contracts)
+    # In force: the plan of the coming month follows the last visits. Both
+    # sides agreed on paper; the platform administrator who registered the
+    # contracts is stamped as proposer and acceptor.
+    Contract.propose(contracts)
+    Contract.accept(contracts)
+    admins = pool.get('res.user').search([('login', '=', 'admin')])
+    if admins:
+        Contract.write(contracts, {
+                'proposed_by': admins[0].id, 'accepted_by': admins[0].id})
     transaction.commit()
     warnings = Warning_.scan()
     _regulate(pool, rng, warnings)
