@@ -15,7 +15,7 @@ under an active contract. A real trytond serves the H5 page at
   of the first firm's records.
 - Bad input through the RPC gets clear errors.
 
-Chromium is driven by the helpers of tests/test_browser.py (DevTools over
+Chromium is driven by the helpers of tests/support/browser.py (DevTools over
 a pipe). Needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh).
 """
 import base64
@@ -36,10 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import (
-    BIN, DATABASE_URI, PASSWORD, ROOT, Chromium, admin_sql, free_port, run,
-    stop, wait_for)
-
+from support.browser import PASSWORD, Chromium
+from support.db import DATABASE_URI, admin_sql
+from support.process import BIN, ROOT, free_port, run, stop, wait_for
 
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 FAILURE_SCREENSHOT = ROOT / 'var' / 'test-maintenance-portal-failure.png'

@@ -3,7 +3,7 @@ as WeChat's browser on a small phone): a passenger opens the elevator
 card from the QR code's URL, sends a complaint and follows it with the
 number and the last four digits of the phone.
 
-Reuses the Chromium driver of tests/test_browser.py and the database and
+Reuses the Chromium driver of tests/support/browser.py and the database and
 server helpers of tests/test_public_api.py.
 """
 import contextlib
@@ -13,9 +13,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_browser import Chromium, wait_for
 from test_public_api import (
-    DATABASE_URI, OPEN_LIMITS, ROOT, Server, database_copy, public_database)
+    OPEN_LIMITS,
+    ROOT,
+    Server,
+    database_copy,
+    public_database,
+)
+
+from support.browser import Chromium
+from support.process import wait_for
 
 WIDTH, HEIGHT = 360, 740
 SCREENSHOTS = ROOT / 'var' / 'screenshots'
