@@ -333,7 +333,7 @@ def qr_png(text, path):
     "A photo-like PNG of the QR code of text (8 px modules, light border)."
     from PIL import Image
 
-    from elevator_platform.reports.idcard import qr_matrix
+    from trytond.modules.elevator.reports.idcard import qr_matrix
     matrix = qr_matrix(text)
     size, scale, border = len(matrix), 8, 6
     side = (size + 2 * border) * scale
