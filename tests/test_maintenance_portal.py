@@ -541,7 +541,8 @@ def test_h5_whole_visit(server, database, admin, phone, workdir):
     assert order['findings'].startswith('制动器间隙偏大')
     lines = admin(LINE, 'search_read', [('order', '=', order_id)], 0, None,
         None, ['code', 'result', 'note'])
-    results = {l['code']: (l['result'], l['note']) for l in lines}
+    results = {line['code']: (line['result'], line['note'])
+        for line in lines}
     assert results['A1-05'][0] == 'adjusted'
     assert results['A1-13'] == ('abnormal', '油杯漏油，已更换油杯')
     assert {r for r, _ in results.values()} == {

@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import unittest
 from pathlib import Path
 from unittest import mock
 
