@@ -163,7 +163,7 @@ def min_duration_table():
     if Rule is not None:
         for rule in Rule.search([]):
             table[(rule.category, rule.maintenance_type)] = rule.min_duration
-        for type_, values in Rule._defaults.items():
+        for type_, values in Rule._fallback_rules.items():
             table.setdefault((None, type_), values[0])
     return table
 

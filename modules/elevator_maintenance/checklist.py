@@ -97,7 +97,7 @@ class Rule(ModelSQL, ModelView):
     # {type: (min duration, max interval, on-demand interval, max
     # distance)}, used only when an administrator removed the rules
     # (data/rule.xml).
-    _defaults = {
+    _fallback_rules = {
         'half_monthly': (30, 15, 30, 500),
         'quarterly': (60, 92, 92, 500),
         'half_yearly': (90, 183, 183, 500),
@@ -173,7 +173,7 @@ class Rule(ModelSQL, ModelView):
                             rule.on_demand_interval or rule.max_interval,
                             rule.max_distance)
                     else:
-                        values = cls._defaults[type_]
+                        values = cls._fallback_rules[type_]
                     table[(category, type_)] = values
             table = {f'{c}|{t}': v for (c, t), v in table.items()}
             cls._rules_cache.set(None, table)
