@@ -22,10 +22,17 @@ done
 # other's; the exit status is non-zero if either failed.
 status=0
 echo "==> module tests on PostgreSQL (${#tests[@]} test files)"
+SECONDS=0
 .venv/bin/python -m unittest "${tests[@]}" || status=1
+echo "==> module tests took ${SECONDS}s"
 if compgen -G "tests/test_*.py" >/dev/null; then
     echo "==> cross-module tests"
-    .venv/bin/python -m pytest -p no:cacheprovider "$@" tests || status=1
+    SECONDS=0
+    # --durations: the slowest tests (set-up included), to see where the
+    # time of `make test` goes.
+    .venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@" tests \
+        || status=1
+    echo "==> cross-module tests took ${SECONDS}s"
 fi
 if [ "$status" != 0 ]; then
     echo "==> FAILED" >&2

@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+# The fixtures `workdir`, `server` (trytond with sao for a module's
+# `database` fixture) and `browser` (headless Chromium) of the browser
+# tests; a module defining its own fixture of the same name overrides it.
+pytest_plugins = ['support.browser']
+
 
 def pytest_sessionstart(session):
     uri = os.environ.get('TRYTOND_DATABASE_URI', '')

@@ -1,5 +1,5 @@
 """The assessment dashboards in the real web client (sao) and headless
-Chromium, with the helpers of test_browser.py.
+Chromium, with the helpers of tests/support/browser.py.
 
 A fresh PostgreSQL database gets elevator_assessment (with zh_CN), a few
 elevators in two districts and a published district table; the city
@@ -10,34 +10,31 @@ domains of their actions: the district dashboard filters through the
 context domain of its actions, which sao applies.
 """
 import datetime as dt
-import json
-import os
-import re
-import textwrap
-import uuid
 
 import pytest
 
-import test_browser as tb
 from elevator_platform import scratch_db, tryton_env
+from support.browser import (
+    PASSWORD,
+    SAO_ROOT,
+    evidence,
+    sao_login,
+    server_config,
+)
+from support.db import database_name
+from support.process import free_port, wait_for
 
-PASSWORD = 'elevator-demo'
 CITY = 'city_dashboard_e2e'
 REGULATOR = 'hanjiang_dashboard_e2e'
-
-
-# The fixtures of test_browser.py: `server` runs trytond and sao for the
-# `database` fixture below, `browser` is headless Chromium.
-workdir = tb.workdir
-server = tb.server
-browser = tb.browser
 
 
 def _setup(name):
     """Registry, users and a published table; returns the id of 涵江区 and
     the ids of the dashboard actions."""
     from trytond.modules.elevator_assessment.common import (
-        add_months, period_bounds)
+        add_months,
+        period_bounds,
+    )
     with tryton_env.transaction(name) as pool:
         ModelData = pool.get('ir.model.data')
         Region = pool.get('elevator.region')
@@ -89,22 +86,11 @@ def _setup(name):
 
 @pytest.fixture(scope='module')
 def database(workdir):
-    assert (tb.SAO_ROOT / 'index.html').exists(), (
+    assert (SAO_ROOT / 'index.html').exists(), (
         "sao is not installed: run scripts/setup-sao.sh")
-    prefix = re.sub(r'[^a-z0-9_]', '_',
-        (os.environ.get('DB_NAME') or 'test').lower())[:30]
-    name = f'{prefix}_dashboard_{uuid.uuid4().hex[:8]}'
-    port = tb.free_port()
-    conf = workdir / 'trytond.conf'
-    conf.write_text(textwrap.dedent(f'''\
-        [database]
-        uri = {tb.DATABASE_URI}
-        [web]
-        listen = 127.0.0.1:{port}
-        root = {tb.SAO_ROOT}
-        [session]
-        timeout = 86400
-        '''))
+    name = database_name('dashboard')
+    port = free_port()
+    conf = server_config(workdir / 'trytond.conf', port)
     scratch_db.create_database(name, modules=('elevator_assessment',))
     try:
         hanjiang, actions = _setup(name)
@@ -112,24 +98,6 @@ def database(workdir):
             'actions': actions, 'hanjiang': hanjiang}
     finally:
         scratch_db.drop_database(name)
-
-
-def login(browser, server, name, user):
-    browser.navigate(f'{server}#{name}')
-    browser.wait_js(f'{tb.VISIBLE}("#login")', "the login dialog")
-    browser.wait_js('Array.from(document.querySelectorAll("#database"))'
-        '.some(e => e.offsetParent !== null'
-        f' && e.value == {json.dumps(name)})',
-        "the database in the login dialog")
-    browser.type_text('#login', user)
-    browser.press_enter()
-    browser.wait_js(f'{tb.VISIBLE}("#ask-dialog-entry")',
-        "the password dialog")
-    browser.type_text('#ask-dialog-entry', PASSWORD)
-    browser.press_enter()
-    browser.wait_js('typeof Sao !== "undefined" && Sao.Session'
-        '.current_session && !!Sao.Session.current_session.user_id',
-        "the login to succeed")
 
 
 # For the last board opened: per action, its name, the number of records
@@ -167,7 +135,7 @@ def open_board(browser, action_id, expected):
             return found
         return None
     try:
-        return tb.wait_for(loaded, "the board to show its records",
+        return wait_for(loaded, "the board to show its records",
             timeout=60)
     except AssertionError:
         raise AssertionError(f"board: {browser.js(BOARD)}") from None
@@ -175,8 +143,8 @@ def open_board(browser, action_id, expected):
 
 def test_city_dashboard(server, database, browser, workdir):
     "The city regulator sees every district on the City Dashboard"
-    with tb.evidence(browser, workdir):
-        login(browser, server, database['name'], CITY)
+    with evidence(browser, workdir):
+        sao_login(browser, server, database['name'], CITY)
         found = open_board(browser, database['actions']['city'], {
                 # 5 districts and 3 management committees; 12 months each.
                 'act_dashboard_live': 8,
@@ -186,7 +154,7 @@ def test_city_dashboard(server, database, browser, workdir):
                 })
         assert [v for _, v in found.values()] == [
             'tree', 'graph', 'graph', 'graph']
-        rows = '\n'.join(tb.wait_for(lambda: browser.js(BOARD_LIST),
+        rows = '\n'.join(wait_for(lambda: browser.js(BOARD_LIST),
                 "the rows of the list"))
         assert '城厢区' in rows and '涵江区' in rows
         # The three graphs are drawn.
@@ -198,8 +166,8 @@ def test_city_dashboard(server, database, browser, workdir):
 
 def test_district_dashboard(server, database, browser, workdir):
     "A district regulator sees his district on the District Dashboard"
-    with tb.evidence(browser, workdir):
-        login(browser, server, database['name'], REGULATOR)
+    with evidence(browser, workdir):
+        sao_login(browser, server, database['name'], REGULATOR)
         found = open_board(browser, database['actions']['district'], {
                 'act_dashboard_district_live': 1,
                 'act_dashboard_district_trend': 12,
@@ -208,7 +176,7 @@ def test_district_dashboard(server, database, browser, workdir):
                 'act_dashboard_district_history': 1,
                 })
         assert found['act_dashboard_district_trend'][1] == 'graph'
-        rows = '\n'.join(tb.wait_for(lambda: browser.js(BOARD_LIST),
+        rows = '\n'.join(wait_for(lambda: browser.js(BOARD_LIST),
                 "the rows of the list"))
         assert '涵江区' in rows and '城厢区' not in rows
         # The district is the context of each action, by default the

@@ -45,7 +45,10 @@ def database():
 def _quarters():
     "The four complete quarters before the current one, oldest first."
     from trytond.modules.elevator_assessment.common import (
-        LOCAL_TZ, add_months, period_bounds)
+        LOCAL_TZ,
+        add_months,
+        period_bounds,
+    )
     today = dt.datetime.now(LOCAL_TZ).date()
     current, _ = period_bounds('quarter', today)
     return [period_bounds('quarter', add_months(current, -3 * i))

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from elevator_platform import scratch_db
-
-from test_browser import WAIT
-from test_iot_bridge import database_name, iot_template, query, scalar
+from support.db import database_name, query, scalar
+from support.iot import iot_template
+from support.process import WAIT
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

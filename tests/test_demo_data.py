@@ -124,7 +124,9 @@ def test_realistic_distributions():
 
 def test_codes_pass_the_module_checks(database, world):
     from trytond.modules.elevator.elevator import (
-        equipment_code_error, registration_code_error)
+        equipment_code_error,
+        registration_code_error,
+    )
     with tryton_env.transaction(database, readonly=True) as pool:
         authorities = pool.get('elevator.elevator').known_authorities()
     for values in DemoWorld(3000, 2).elevators:

@@ -29,9 +29,9 @@ import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
 from elevator_platform.iot.passwords import hash_password
-
-from test_browser import WAIT, free_port, stop, wait_for
-from test_iot_push import create_iot_database, database_name
+from support.db import database_name
+from support.iot import create_iot_database
+from support.process import WAIT, free_port, stop, wait_for
 
 DISTRICT = '350303'
 DEVICES = {

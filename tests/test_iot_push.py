@@ -22,14 +22,14 @@ import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
-
-from test_browser import free_port, run, stop, wait_for
+from support.db import database_name
+from support.iot import create_iot_database
+from support.process import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,26 +45,6 @@ TOKEN_LIMIT = 15
 E1, E2, E3 = (f'3110{DISTRICT}2019{n:06d}' for n in (101, 102, 103))
 TERMINAL, CAMERA, OTHER, RETIRED = (
     'PT-CT-0001', 'PT-AI-0001', 'OTHER-0001', 'PT-CT-0099')
-
-
-def database_name(kind):
-    prefix = re.sub(r'[^a-z0-9_]', '_',
-        (os.environ.get('DB_NAME') or 'test').lower())[:30]
-    return f'{prefix}_{kind}_{uuid.uuid4().hex[:8]}'
-
-
-def create_iot_database(name, workdir):
-    "An empty database with elevator_iot activated by trytond-admin."
-    scratch_db.database_uri()  # a clear error without PostgreSQL
-    scratch_db.admin_sql(
-        f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
-    passfile = workdir / 'admin-password'
-    passfile.write_text('elevator-demo\n')
-    env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
-    env.pop('TRYTOND_CONFIG', None)
-    run([str(BIN / 'trytond-admin'), '-d', name, '-u', 'elevator_iot',
-            '--activate-dependencies', '-l', 'zh_CN',
-            '--email', 'admin@example.com'], workdir / 'setup.log', env)
 
 
 @pytest.fixture(scope='module')

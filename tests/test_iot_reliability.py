@@ -26,12 +26,23 @@ import psycopg
 import pytest
 
 from elevator_platform import scratch_db
-
-from test_browser import WAIT, free_port, wait_for
-from test_iot_bridge import (
-    LOCAL, SERIALS, BridgeProcess, Mosquitto, Publisher, dead_letters,
-    fault, iot_database, iot_template, now, periodic, query, running, uri_for,
-    utc)
+from support.db import query, uri_for
+from support.iot import (
+    LOCAL,
+    SERIALS,
+    BridgeProcess,
+    Publisher,
+    dead_letters,
+    fault,
+    iot_database,
+    iot_template,
+    now,
+    periodic,
+    running,
+    utc,
+)
+from support.mqtt import Mosquitto
+from support.process import WAIT, free_port, wait_for
 
 DEVICES = SERIALS[:20]
 

@@ -20,9 +20,16 @@ import pytest
 
 from elevator_platform.iot import payloads, simulator
 from elevator_platform.iot.passwords import hash_password
-
-from test_browser import WAIT, free_port, stop, wait_for
-from test_iot_bridge import BIN, ROOT, Mosquitto, reachable
+from support.mqtt import Mosquitto
+from support.process import (
+    BIN,
+    ROOT,
+    WAIT,
+    free_port,
+    reachable,
+    stop,
+    wait_for,
+)
 
 PASSWORD = 'elevator-demo'
 

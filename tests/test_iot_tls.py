@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 
 from elevator_platform import scratch_db
-
-from test_browser import WAIT, wait_for
-from test_iot_bridge import (
-    BridgeProcess, Mosquitto, Publisher, events, fault, iot_database, now,
-    SERIALS)
+from support.iot import (
+    SERIALS,
+    BridgeProcess,
+    Publisher,
+    events,
+    fault,
+    iot_database,
+    now,
+)
+from support.mqtt import Mosquitto
+from support.process import WAIT, wait_for
 
 
 def make_ca(directory, name):

@@ -19,7 +19,6 @@ import pytest
 
 from elevator_platform import scratch_db, tryton_env
 
-
 ELEVATORS = 200
 SEED = 3
 

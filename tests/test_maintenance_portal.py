@@ -15,7 +15,7 @@ under an active contract. A real trytond serves the H5 page at
   of the first firm's records.
 - Bad input through the RPC gets clear errors.
 
-Chromium is driven by the helpers of tests/test_browser.py (DevTools over
+Chromium is driven by the helpers of tests/support/browser.py (DevTools over
 a pipe). Needs TRYTOND_DATABASE_URI=postgresql://... (scripts/run-tests.sh).
 """
 import base64
@@ -36,10 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import (
-    BIN, DATABASE_URI, PASSWORD, ROOT, Chromium, admin_sql, free_port, run,
-    stop, wait_for)
-
+from support.browser import PASSWORD, Chromium
+from support.db import DATABASE_URI, admin_sql
+from support.process import BIN, ROOT, free_port, run, stop, wait_for
 
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 FAILURE_SCREENSHOT = ROOT / 'var' / 'test-maintenance-portal-failure.png'
@@ -343,7 +342,7 @@ def qr_png(text, path):
     "A photo-like PNG of the QR code of text (8 px modules, light border)."
     from PIL import Image
 
-    from elevator_platform.reports.idcard import qr_matrix
+    from trytond.modules.elevator.reports.idcard import qr_matrix
     matrix = qr_matrix(text)
     size, scale, border = len(matrix), 8, 6
     side = (size + 2 * border) * scale
@@ -551,7 +550,8 @@ def test_h5_whole_visit(server, database, admin, phone, workdir):
     assert order['findings'].startswith('制动器间隙偏大')
     lines = admin(LINE, 'search_read', [('order', '=', order_id)], 0, None,
         None, ['code', 'result', 'note'])
-    results = {l['code']: (l['result'], l['note']) for l in lines}
+    results = {line['code']: (line['result'], line['note'])
+        for line in lines}
     assert results['A1-05'][0] == 'adjusted'
     assert results['A1-13'] == ('abnormal', '油杯漏油，已更换油杯')
     assert {r for r, _ in results.values()} == {

@@ -3,8 +3,8 @@ as WeChat's browser on a small phone): a passenger opens the elevator
 card from the QR code's URL, sends a complaint and follows it with the
 number and the last four digits of the phone.
 
-Reuses the Chromium driver of tests/test_browser.py and the database and
-server helpers of tests/test_public_api.py.
+Reuses the Chromium driver of tests/support/browser.py and the database and
+server helpers of tests/support/public.py.
 """
 import contextlib
 import json
@@ -13,9 +13,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_browser import Chromium, wait_for
-from test_public_api import (
-    DATABASE_URI, OPEN_LIMITS, ROOT, Server, database_copy, public_database)
+
+from support.browser import Chromium
+from support.process import ROOT, wait_for
+from support.public import OPEN_LIMITS, Server, database_copy, public_database
 
 WIDTH, HEIGHT = 360, 740
 SCREENSHOTS = ROOT / 'var' / 'screenshots'

@@ -27,7 +27,6 @@ import pytest
 
 from elevator_platform import scratch_db, tryton_env
 
-
 DISTRICT = '350302'
 WAIT = 60
 

@@ -9,21 +9,24 @@ and sees it move to the finance step, with the decisions listed. A
 screenshot is saved to docs/screenshots/subsidy-application.png.
 
 Chromium, trytond and sao are driven by the helpers and fixtures of
-tests/test_browser.py.
+tests/support/browser.py.
 """
 import json
 import os
-import re
 import sys
 import textwrap
-import uuid
 
 import pytest
 
-from test_browser import (  # noqa: F401 (fixtures)
-    BIN, DATABASE_URI, PASSWORD, ROOT, SAO_ROOT, VISIBLE, admin_sql,
-    browser, evidence, free_port, run, server, wait_for, workdir)
-
+from support.browser import (
+    PASSWORD,
+    SAO_ROOT,
+    evidence,
+    sao_login,
+    server_config,
+)
+from support.db import admin_sql, database_name
+from support.process import BIN, ROOT, free_port, run, wait_for
 
 SCREENSHOT = ROOT / 'docs' / 'screenshots' / 'subsidy-application.png'
 REGULATOR = 'chengxiang_subsidy'
@@ -126,20 +129,9 @@ def database(workdir):
     "A new PostgreSQL database with elevator_subsidy and a submission."
     assert (SAO_ROOT / 'index.html').exists(), (
         "sao is not installed: run scripts/setup-sao.sh")
-    prefix = re.sub(r'[^a-z0-9_]', '_',
-        (os.environ.get('DB_NAME') or 'test').lower())[:30]
-    name = f'{prefix}_subsidy_ui_{uuid.uuid4().hex[:8]}'
+    name = database_name('subsidy_ui')
     port = free_port()
-    conf = workdir / 'trytond.conf'
-    conf.write_text(textwrap.dedent(f'''\
-        [database]
-        uri = {DATABASE_URI}
-        [web]
-        listen = 127.0.0.1:{port}
-        root = {SAO_ROOT}
-        [session]
-        timeout = 86400
-        '''))
+    conf = server_config(workdir / 'trytond.conf', port)
     passfile = workdir / 'admin-password'
     passfile.write_text(PASSWORD + '\n')
     log = workdir / 'setup.log'
@@ -166,19 +158,7 @@ def database(workdir):
 
 def login(browser, server, name, user, fragment=''):
     "Open sao at #name<fragment> and log in as user."
-    browser.navigate(f'{server}#{name}{fragment}')
-    browser.wait_js(f'{VISIBLE}("#login")', "the login dialog")
-    browser.wait_js('Array.from(document.querySelectorAll("#database"))'
-        f'.some(e => e.offsetParent !== null && e.value == {json.dumps(name)})',
-        "the database in the login dialog")
-    browser.type_text('#login', user)
-    browser.press_enter()
-    browser.wait_js(f'{VISIBLE}("#ask-dialog-entry")', "the password dialog")
-    browser.type_text('#ask-dialog-entry', PASSWORD)
-    browser.press_enter()
-    browser.wait_js('typeof Sao !== "undefined" && Sao.Session'
-        '.current_session && !!Sao.Session.current_session.user_id',
-        "the login to succeed")
+    sao_login(browser, server, name, user, fragment=fragment)
 
 
 # The visible buttons of the form in the current tab, by label.

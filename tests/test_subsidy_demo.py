@@ -17,7 +17,10 @@ import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
 from elevator_platform.demo_elevator_subsidy import (
-    PROGRAM_CURRENT, PROGRAM_PAST, generate)
+    PROGRAM_CURRENT,
+    PROGRAM_PAST,
+    generate,
+)
 
 ELEVATORS = 300
 SEED = 3

@@ -38,11 +38,18 @@ from pathlib import Path
 import pytest
 
 from elevator_platform import scratch_db
-
-from test_browser import WAIT, free_port, wait_for
-from test_iot_bridge import (
-    SERIALS, Mosquitto, Publisher, database_name, fault, iot_template,
-    periodic, query, running, scalar, utc)
+from support.db import database_name, query, scalar
+from support.iot import (
+    SERIALS,
+    Publisher,
+    fault,
+    iot_template,
+    periodic,
+    running,
+    utc,
+)
+from support.mqtt import Mosquitto
+from support.process import WAIT, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -243,6 +243,39 @@ class Elevator(CoordinatesMixin, Workflow, ModelSQL, ModelView):
     def default_orphan(cls):
         return False
 
+    # The codes an elevator is found by, in order of precedence: the
+    # short rescue code read out on the phone, the registration code, the
+    # manufacturer's equipment code, the token of the QR code in the car.
+    _lookup_codes = [
+        'rescue_code', 'registration_code', 'equipment_code', 'public_token']
+
+    @classmethod
+    def find_by_code(cls, code):
+        """The elevator whose rescue, registration or equipment code or
+        public token is code, among those the user may read, or None.
+
+        Spaces around the code are ignored and a URL stands for its last
+        path segment (the public URL of the QR code ends with the token);
+        anything but ASCII letters, digits, '-' and '_' is no code."""
+        if not isinstance(code, str):
+            return None
+        code = code.strip()
+        if '/' in code:
+            code = code.split('?', 1)[0].split('#', 1)[0].rstrip('/')
+            code = code.rsplit('/', 1)[-1]
+        if (not code or len(code) > 64 or not code.isascii()
+                or not all(c.isalnum() or c in '-_' for c in code)):
+            return None
+        # Each code has its (unique or COALESCE) index, and the record
+        # rules of the user apply.
+        elevators = cls.search(['OR',
+                *((name, '=', code) for name in cls._lookup_codes)])
+        for name in cls._lookup_codes:
+            for elevator in elevators:
+                if getattr(elevator, name) == code:
+                    return elevator
+        return None
+
     @classmethod
     def default_has_video(cls):
         return False
@@ -452,8 +485,8 @@ class IdCard(Report):
     def _execute(cls, records, header, data, action):
         # Rendered with reportlab rather than a relatorio template: the card
         # needs a QR code and an embedded CJK font.
-        from elevator_platform.reports.fonts import CJKFontNotFound
-        from elevator_platform.reports.idcard import render_id_cards
+        from trytond.modules.elevator.reports.fonts import CJKFontNotFound
+        from trytond.modules.elevator.reports.idcard import render_id_cards
         Configuration = Pool().get('elevator.configuration')
         try:
             return 'pdf', render_id_cards(records, Configuration(1))

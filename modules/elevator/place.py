@@ -1,6 +1,5 @@
 "Sites where elevators stand: estates, buildings, stations, hospitals."
 from trytond.model import ModelSQL, ModelView, fields
-from trytond.pyson import Eval
 
 from .geo import CoordinatesMixin
 

@@ -6,6 +6,7 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from trytond.modules.elevator import clock
 from trytond.pool import Pool
 
 # Putian keeps China Standard Time: periods are local dates, time stamps in
@@ -44,8 +45,8 @@ def utc_start(date):
 
 
 def utc_now():
-    return dt.datetime.now(dt.timezone.utc).replace(
-        tzinfo=None, microsecond=0)
+    "Naive UTC now, to the second: the platform's clock."
+    return clock.now()
 
 
 def local_date(timestamp):

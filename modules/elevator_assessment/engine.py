@@ -36,11 +36,7 @@ TRUE = Literal(True)
 ONE, ZERO = Literal(1), Literal(0)
 DISTRICT_LEVELS = ['district', 'zone']
 DONE_VISIT_STATES = ['done', 'confirmed', 'disputed']
-ACTIVE_TICKET_STATES = ['new', 'dispatched', 'accepted', 'arrived']
 OPEN_FEEDBACK_STATES = ['received', 'assigned']
-# Used when the maintenance module has no supervision rule for a type.
-DEFAULT_MIN_DURATION = {
-    'half_monthly': 30, 'quarterly': 60, 'half_yearly': 90, 'yearly': 120}
 DEFAULT_CONFIRM_DAYS = 7
 
 Formula = namedtuple('Formula', [
@@ -167,8 +163,8 @@ def min_duration_table():
     if Rule is not None:
         for rule in Rule.search([]):
             table[(rule.category, rule.maintenance_type)] = rule.min_duration
-    for type_, minutes in DEFAULT_MIN_DURATION.items():
-        table.setdefault((None, type_), minutes)
+        for type_, values in Rule._fallback_rules.items():
+            table.setdefault((None, type_), values[0])
     return table
 
 
@@ -260,7 +256,7 @@ def _rescue_arrival_district(ctx):
     Ticket = Pool().get('elevator.rescue.ticket')
     t = Ticket.__table__()
     # Tickets still on their way are not due yet.
-    done = (t.arrived_at != Null) | ~t.state.in_(ACTIVE_TICKET_STATES)
+    done = (t.arrived_at != Null) | ~t.state.in_(Ticket._active_states)
     return t.select(t.district,
         _count_if(t.arrive_in_time == TRUE), Count(t.id),
         where=(t.reported_at >= ctx.start) & (t.reported_at < ctx.end)

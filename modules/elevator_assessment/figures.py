@@ -15,8 +15,8 @@ from trytond.transaction import Transaction
 
 from .common import add_months, model, utc_start
 from .engine import (
-    ACTIVE_TICKET_STATES, DISTRICT_LEVELS, DONE_VISIT_STATES,
-    OPEN_FEEDBACK_STATES, TRUE, _count_if, _in)
+    DISTRICT_LEVELS, DONE_VISIT_STATES, OPEN_FEEDBACK_STATES, TRUE,
+    _count_if, _in)
 
 WARNING_TYPES = ['too_short', 'overdue', 'too_far', 'unconfirmed']
 
@@ -111,7 +111,7 @@ def live_query(cls, now=None):
         t = Ticket.__table__()
         add(t.select(t.district.as_('district'),
                 Count(t.id).as_('open_rescues'),
-                where=t.state.in_(ACTIVE_TICKET_STATES)
+                where=t.state.in_(Ticket._active_states)
                 & (t.district != Null),
                 group_by=[t.district]), ['open_rescues'])
     Warning_ = model('elevator.maintenance.warning')

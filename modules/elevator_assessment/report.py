@@ -1,6 +1,6 @@
 """The assessment reports as PDF and XLSX: the data of each report is built
 here from the records (with the user's access rights on the records the
-report is about), then rendered by elevator_platform.reports. The same
+report is about), then rendered by trytond.modules.elevator.reports. The same
 builders serve the web client (report actions) and `elevator report`."""
 import datetime as dt
 
@@ -15,7 +15,7 @@ from trytond.wizard import (
 
 from . import figures
 from .common import (
-    LOCAL_TZ, add_months, local_time, model, period_bounds)
+    add_months, local_time, model, period_bounds, utc_now)
 from .credit import consequence
 from .district import snapshot_language
 
@@ -23,7 +23,8 @@ RECORD_LIMIT = 100
 
 
 def _now():
-    return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None, microsecond=0)
+    "Local now (naive) of the platform's clock, as printed on reports."
+    return local_time(utc_now())
 
 
 def _stamp(timestamp):
@@ -50,7 +51,7 @@ def _period_text(name, start, end):
 
 
 def _indicators(lines):
-    from elevator_platform.reports.assessment import Indicator
+    from trytond.modules.elevator.reports.assessment import Indicator
     seen = {}
     for line in sorted(lines, key=lambda l: (l.sequence or 0, l.code)):
         if line.code not in seen:
@@ -60,16 +61,16 @@ def _indicators(lines):
 
 
 def _line(line):
-    from elevator_platform.reports.assessment import Line
+    from trytond.modules.elevator.reports.assessment import Line
     return Line(line.numerator, line.denominator, line.value, line.score,
         line.target, line.zero_at)
 
 
 def district_table_data(period):
     "The DistrictTable of a period, with the rows the user may read."
-    from elevator_platform.reports.assessment import (
+    from trytond.modules.elevator.reports.assessment import (
         DistrictRow, DistrictTable)
-    from elevator_platform.reports.document import Meta
+    from trytond.modules.elevator.reports.document import Meta
     pool = Pool()
     District = pool.get('elevator.assessment.district')
     rows = District.search([('period', '=', period.id)])
@@ -96,8 +97,8 @@ def district_table_data(period):
 
 def credit_grades_data(evaluations):
     "The CreditGrades of evaluations of one year."
-    from elevator_platform.reports.assessment import CreditGrades, UnitRow
-    from elevator_platform.reports.document import Meta
+    from trytond.modules.elevator.reports.assessment import CreditGrades, UnitRow
+    from trytond.modules.elevator.reports.document import Meta
     evaluations = sorted(evaluations, key=lambda e: (
             e.rank is None, e.rank or 0, e.maintenance_unit.rec_name))
     years = {e.year for e in evaluations}
@@ -156,8 +157,8 @@ def check_region_access(districts):
 
 def brief_data(region, year, month, today=None):
     "The Brief of region (city or district) for the month."
-    from elevator_platform.reports.brief import BREAKDOWN, Brief
-    from elevator_platform.reports.document import Meta
+    from trytond.modules.elevator.reports.brief import BREAKDOWN, Brief
+    from trytond.modules.elevator.reports.document import Meta
     pool = Pool()
     Elevator = pool.get('elevator.elevator')
     start, end = period_bounds('month', dt.date(year, month, 1))
@@ -234,8 +235,8 @@ def _selection(Model, name, value):
 
 def elevator_record_data(elevator):
     "The ElevatorRecord of an elevator, its records as they stand."
-    from elevator_platform.reports.document import Meta
-    from elevator_platform.reports.elevator_record import ElevatorRecord
+    from trytond.modules.elevator.reports.document import Meta
+    from trytond.modules.elevator.reports.elevator_record import ElevatorRecord
     pool = Pool()
     Elevator = pool.get('elevator.elevator')
     e = elevator
@@ -304,7 +305,7 @@ def elevator_record_data(elevator):
 
 
 def Section(*args, **kwargs):
-    from elevator_platform.reports.elevator_record import Section
+    from trytond.modules.elevator.reports.elevator_record import Section
     return Section(*args, **kwargs)
 
 
@@ -438,9 +439,9 @@ def render(kind, fmt, *args):
     """Render report `kind` ('district_table', 'credit_grades', 'brief',
     'elevator_record') as fmt ('pdf' or 'xlsx') from the data built by
     its builder; the CJK font missing is a user error."""
-    from elevator_platform.reports import (
+    from trytond.modules.elevator.reports import (
         assessment, brief, elevator_record)
-    from elevator_platform.reports.fonts import CJKFontNotFound
+    from trytond.modules.elevator.reports.fonts import CJKFontNotFound
     renderers = {
         ('district_table', 'pdf'): assessment.district_table_pdf,
         ('district_table', 'xlsx'): assessment.district_table_xlsx,

@@ -2,4 +2,4 @@
 # import of routes declares the H5 portal's URLs on the WSGI application.
 from . import routes
 
-__all__ = [routes]
+__all__ = ['routes']

@@ -94,6 +94,16 @@ class Rule(ModelSQL, ModelView):
     "Maintenance Supervision Rule"
     __name__ = 'elevator.maintenance.rule'
 
+    # {type: (min duration, max interval, on-demand interval, max
+    # distance)}, used only when an administrator removed the rules
+    # (data/rule.xml).
+    _fallback_rules = {
+        'half_monthly': (30, 15, 30, 500),
+        'quarterly': (60, 92, 92, 500),
+        'half_yearly': (90, 183, 183, 500),
+        'yearly': (120, 366, 366, 500),
+        }
+
     category = fields.Selection([(None, "All Categories")] + CATEGORIES,
         "Category", sort=False,
         help="Empty: the rule applies to every category without a rule "
@@ -163,7 +173,7 @@ class Rule(ModelSQL, ModelView):
                             rule.on_demand_interval or rule.max_interval,
                             rule.max_distance)
                     else:
-                        values = _DEFAULTS[type_]
+                        values = cls._fallback_rules[type_]
                     table[(category, type_)] = values
             table = {f'{c}|{t}': v for (c, t), v in table.items()}
             cls._rules_cache.set(None, table)
@@ -172,15 +182,6 @@ class Rule(ModelSQL, ModelView):
     @classmethod
     def get(cls, category, maintenance_type):
         return cls.table()[(category, maintenance_type)]
-
-
-# Used only when an administrator removed the rules (data/rule.xml).
-_DEFAULTS = {
-    'half_monthly': (30, 15, 30, 500),
-    'quarterly': (60, 92, 92, 500),
-    'half_yearly': (90, 183, 183, 500),
-    'yearly': (120, 366, 366, 500),
-    }
 
 
 def rule_case(column_category, column_type, index):

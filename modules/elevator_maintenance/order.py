@@ -372,22 +372,17 @@ class Order(VisitMixin, Workflow, ModelSQL, ModelView):
 
     @classmethod
     def portal_elevator(cls, code):
-        """The elevator of a QR code (its public URL or token), a rescue
-        code or a registration code, if the user may see it, with its open
-        maintenance orders."""
+        """The elevator of a code (Elevator.find_by_code: its QR code's
+        public URL or token, a rescue, registration or equipment code), if
+        the user may see it, with its open maintenance orders."""
         pool = Pool()
         Elevator = pool.get('elevator.elevator')
         code = _clean_code(code)
-        elevators = Elevator.search(['OR',
-                ('public_token', '=', code),
-                ('rescue_code', '=', code),
-                ('registration_code', '=', code),
-                ], limit=1)
-        if not elevators:
+        elevator = Elevator.find_by_code(code)
+        if not elevator:
             raise AccessError(gettext(
                     'elevator_maintenance.msg_portal_elevator_not_found',
                     code=code))
-        elevator, = elevators
         orders = cls.search([
                 ('elevator', '=', elevator.id),
                 ('state', 'in', ['planned', 'in_progress', 'disputed']),

@@ -3,4 +3,4 @@
 # trytond's WSGI application when imported.
 from . import routes
 
-__all__ = [routes]
+__all__ = ['routes']

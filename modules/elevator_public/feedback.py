@@ -21,7 +21,7 @@ from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 
-from elevator_platform.web.text import last_digits, mask_phone
+from trytond.modules.elevator.web.text import last_digits, mask_phone
 
 from .exceptions import FeedbackError
 

@@ -2,7 +2,7 @@
 no script, no external resource, every value escaped with h()."""
 from trytond.i18n import gettext
 
-from elevator_platform.web.text import h, paragraphs
+from trytond.modules.elevator.web.text import h, paragraphs
 
 from .feedback import PHOTOS_MAX, TEXT_MAX
 from .rating import COMMENT_MAX

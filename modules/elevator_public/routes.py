@@ -31,10 +31,10 @@ from trytond.wsgi import app
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from elevator_platform.web.http import (
+from trytond.modules.elevator.web.http import (
     SECURITY_HEADERS, HTTPError, client_address, json_error, json_response,
     read_json)
-from elevator_platform.web.ratelimit import RateLimits
+from trytond.modules.elevator.web.ratelimit import RateLimits
 
 from . import service
 from .feedback import PHOTOS_MAX

@@ -25,8 +25,8 @@ from sql.operators import Exists
 from trytond.i18n import gettext
 from trytond.transaction import Transaction
 
-from elevator_platform.web.http import HTTPError
-from elevator_platform.web.text import (
+from trytond.modules.elevator.web.http import HTTPError
+from trytond.modules.elevator.web.text import (
     TextError, clean_text, last_digits, normalise_phone)
 
 from .feedback import PHOTOS_MAX, TEXT_MAX, TYPE_CODES
@@ -125,17 +125,15 @@ def _valid_code(code):
 
 
 def find_elevator(pool, code):
-    "Id of the elevator with this rescue code or public token, or None."
+    """Id of the elevator of the code (Elevator.find_by_code), or None.
+    The public only knows the codes shown in the car, as the card: the
+    rescue code and the token of the QR code."""
     if not _valid_code(code):
         return None
-    Elevator = pool.get('elevator.elevator')
-    table = Elevator.__table__()
-    column = table.rescue_code if is_rescue_code(code) else (
-        table.public_token)
-    cursor = Transaction().connection.cursor()
-    cursor.execute(*table.select(table.id, where=column == code, limit=1))
-    row = cursor.fetchone()
-    return row[0] if row else None
+    elevator = pool.get('elevator.elevator').find_by_code(code)
+    if elevator and code in (elevator.rescue_code, elevator.public_token):
+        return elevator.id
+    return None
 
 
 def _card_query(pool, code):

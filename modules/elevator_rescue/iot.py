@@ -14,16 +14,6 @@ class Event(metaclass=PoolMeta):
         "Rescue Ticket", readonly=True, ondelete='SET NULL')
 
     @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        follow_up = getattr(cls, 'follow_up', None)
-        if (follow_up is not None
-                and isinstance(follow_up.selection, list)
-                and 'rescue' not in dict(follow_up.selection)):
-            follow_up.selection = follow_up.selection + [
-                ('rescue', "Rescue Ticket")]
-
-    @classmethod
     def open_rescue(cls, events):
         """Report the events of known elevators to their rescue tickets
         (one ticket per elevator, duplicate alarms attached to it); hand

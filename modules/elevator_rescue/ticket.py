@@ -299,6 +299,8 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
     __name__ = 'elevator.rescue.ticket'
     _history = True
     _rec_name = 'number'
+    # A rescue under way; other modules count open tickets with them.
+    _active_states = ACTIVE_STATES
 
     _new = {'readonly': Eval('state') != 'new'}
     _active = {'readonly': Eval('state').in_(FINAL_STATES)}
@@ -550,8 +552,8 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
 
     @classmethod
     def find_elevator(cls, code):
-        """The elevator whose rescue code, registration code or equipment
-        code is code, or the only one whose place or address contains it.
+        """The elevator of the code (Elevator.find_by_code), or the only
+        one whose place or address contains it.
         Raises a UserError naming what was typed otherwise."""
         pool = Pool()
         Elevator = pool.get('elevator.elevator')
@@ -559,19 +561,9 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
         if not code:
             raise UserError(gettext('elevator_rescue.msg_unknown_code',
                     code=code))
-        # The codes are looked up with their unique index, then the record
-        # rules of the user are applied on the one found (the ORM compares
-        # optional Char fields through COALESCE, which no index serves).
-        table = Elevator.__table__()
-        cursor = Transaction().connection.cursor()
-        for name in ['rescue_code', 'registration_code', 'equipment_code']:
-            cursor.execute(*table.select(table.id,
-                    where=getattr(table, name) == code, limit=1))
-            row = cursor.fetchone()
-            if row:
-                elevators = Elevator.search([('id', '=', row[0])])
-                if elevators:
-                    return elevators[0]
+        elevator = Elevator.find_by_code(code)
+        if elevator:
+            return elevator
         if len(code) >= 2:
             pattern = f'%{code}%'
             elevators = Elevator.search(['OR',

@@ -212,14 +212,9 @@ def brief(pool, args, formats, output):
 def elevator(pool, args, formats, output):
     Elevator = pool.get('elevator.elevator')
     code = args.code.strip()
-    elevators = Elevator.search(['OR',
-            ('registration_code', '=', code),
-            ('rescue_code', '=', code),
-            ('public_token', '=', code),
-            ], limit=1)
-    if not elevators:
+    record = Elevator.find_by_code(code)
+    if not record:
         raise ReportError(f"no elevator with code {code!r}")
-    record, = elevators
     return _write(output, f'elevator-{record.registration_code}',
         'elevator_record', formats, record)
 

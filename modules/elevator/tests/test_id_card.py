@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import unittest
 from pathlib import Path
 from unittest import mock
 
@@ -168,7 +167,7 @@ class IdCardTestCase(TestCase):
     @with_transaction()
     def test_qr_code_modules(self):
         "The printed QR symbol is, module by module, the public URL's"
-        from elevator_platform.reports.idcard import qr_matrix
+        from trytond.modules.elevator.reports.idcard import qr_matrix
         dpi = 200
         image, url = self.render_qr_page(dpi)
         expected = qr_matrix(url)
@@ -204,7 +203,7 @@ class IdCardTestCase(TestCase):
 
     def test_font_not_found_message(self):
         "A missing CJK font gives an error that says how to install one"
-        from elevator_platform.reports import fonts
+        from trytond.modules.elevator.reports import fonts
         with mock.patch.dict(os.environ,
                 {fonts.ENV_VAR: '/nonexistent/font.ttc#0'}):
             with self.assertRaises(fonts.CJKFontNotFound) as cm:
@@ -224,7 +223,7 @@ class IdCardTestCase(TestCase):
 
     def test_font_without_cjk_glyphs_refused(self):
         "A TrueType font without Chinese glyphs is not taken"
-        from elevator_platform.reports import fonts
+        from trytond.modules.elevator.reports import fonts
         latin = Path('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf')
         self.assertTrue(latin.exists(),
             msg="DejaVuSans.ttf not installed (fonts-dejavu-core)")
@@ -244,7 +243,7 @@ def _read_qr_modules(image_path, dpi, count):
     (True: dark)."""
     from PIL import Image
 
-    from elevator_platform.reports.idcard import QR_BOX, QUIET_ZONE
+    from trytond.modules.elevator.reports.idcard import QR_BOX, QUIET_ZONE
     left, top, side = QR_BOX
     px_per_mm = dpi / 25.4
     module = side / (count + 2 * QUIET_ZONE) * px_per_mm

@@ -7,9 +7,9 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
 
-from elevator_platform.web.http import HTTPError
-from elevator_platform.web.ratelimit import RateLimiter
-from elevator_platform.web.text import (
+from trytond.modules.elevator.web.http import HTTPError
+from trytond.modules.elevator.web.ratelimit import RateLimiter
+from trytond.modules.elevator.web.text import (
     TextError, clean_text, h, mask_phone, normalise_phone, paragraphs)
 
 
@@ -35,7 +35,7 @@ def create_elevator(code='31103503022016000001', **values):
 
 
 class WebHelpersTestCase(unittest.TestCase):
-    "Shared HTTP helpers of elevator_platform.web"
+    "Shared HTTP helpers of trytond.modules.elevator.web"
 
     def test_escape(self):
         self.assertEqual(h('<script>"x" & \'y\''),

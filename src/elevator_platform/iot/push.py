@@ -46,8 +46,9 @@ from functools import wraps
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..web.http import client_address, json_response
-from ..web.ratelimit import RateLimits
+from trytond.modules.elevator.web.http import client_address, json_response
+from trytond.modules.elevator.web.ratelimit import RateLimits
+
 from . import ingest
 from .payloads import KINDS
 

@@ -22,7 +22,7 @@ must cover the characters of :data:`PROBE`.
 
 Usage::
 
-    from elevator_platform.reports.fonts import cjk_font
+    from trytond.modules.elevator.reports.fonts import cjk_font
     name = cjk_font()          # registered with reportlab.pdfbase.pdfmetrics
     canvas.setFont(name, 12)
 """
