@@ -8,13 +8,41 @@
 # install of the wanted release line. SAO_UPGRADE=1 asks the registry for
 # the newest release of the line and reinstalls when it is newer.
 #
+# Every run, installing or not, lays the platform's customisation
+# (sao-custom/: custom.js and custom.css, which index.html loads, the icon,
+# and <lang>.po translations of sao strings merged into locale/<lang>.json)
+# over web/sao, so an edit of sao-custom/ shows after the next run.
+#
 #   SAO_SPEC      npm version range (default 8.0, i.e. the latest 8.0.x)
 #   SAO_DIR       target folder (default web/sao)
+#   SAO_CUSTOM    the customisation folder (default sao-custom)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAO_SPEC=${SAO_SPEC:-8.0}
 SAO_DIR=${SAO_DIR:-web/sao}
+SAO_CUSTOM=${SAO_CUSTOM:-sao-custom}
 stamp=$SAO_DIR/.installed
+
+customise() {
+    # Lay sao-custom/ over the sao folder $1 (default $SAO_DIR).
+    # Idempotent and cheap: files are copied only when they differ; each
+    # locale/<lang>.json is rebuilt from sao's own file (kept aside as
+    # <lang>.sao.json) and the overlay, and written only when it changes.
+    local dir=${1:-$SAO_DIR} file lang base
+    [ -d "$SAO_CUSTOM" ] || return 0
+    for file in "$SAO_CUSTOM"/*; do
+        case $file in *.po|*/merge-po.js) continue;; esac
+        [ -f "$file" ] || continue
+        cmp -s "$file" "$dir/${file##*/}" || cp "$file" "$dir/"
+    done
+    for file in "$SAO_CUSTOM"/*.po; do
+        [ -f "$file" ] || continue
+        lang=$(basename "$file" .po)
+        base=$dir/locale/$lang.sao.json
+        [ -f "$base" ] || cp "$dir/locale/$lang.json" "$base"
+        node "$SAO_CUSTOM/merge-po.js" "$base" "$file" "$dir/locale/$lang.json"
+    done
+}
 
 complete() {
     # Every script and style sheet index.html loads must be there.
@@ -31,12 +59,14 @@ installed_version() { sed -n 's/^version=//p' "$stamp" 2>/dev/null; }
 if [ -f "$stamp" ] && grep -qx "spec=$SAO_SPEC" "$stamp" && complete; then
     if [ "${SAO_UPGRADE:-0}" != 1 ]; then
         echo "sao $(installed_version) already installed in $SAO_DIR"
+        customise
         exit 0
     fi
     latest=$(npm view "tryton-sao@$SAO_SPEC" version --json | tr -d '[]" \n' \
         | tr ',' '\n' | sort -V | tail -1)
     if [ "$latest" = "$(installed_version)" ]; then
         echo "sao $latest already installed in $SAO_DIR (newest of $SAO_SPEC)"
+        customise
         exit 0
     fi
 fi
@@ -56,6 +86,7 @@ version=$(cd "$work/package" && node -p 'require("./package.json").version')
 (cd "$work/package" && npm install --omit=dev --legacy-peer-deps \
     --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error)
 printf 'spec=%s\nversion=%s\n' "$SAO_SPEC" "$version" > "$work/package/.installed"
+customise "$work/package"
 
 # Swap in the new tree in one rename so a running server never sees half.
 old=

@@ -156,9 +156,12 @@ def test_demo_users(database, world):
     with tryton_env.transaction(database) as pool:
         User = pool.get('res.user')
         ModelData = pool.get('ir.model.data')
-        for login, _, group, _ in USERS:
+        for login, name, group, _ in USERS:
             user, = User.search([('login', '=', login)])
             assert user.language.code == 'zh_CN'
+            # Every demo user has a Chinese name, the admin too (trytond
+            # names it "Administrator").
+            assert name and user.name == name
             assert ModelData.get_id('elevator', group) in [
                 g.id for g in user.groups]
             assert User.get_login(login, {'password': PASSWORD}) == user.id

@@ -25,7 +25,7 @@ BATCH = 1000
 # login, name, group (module elevator), scope: district code, 'firm' (the
 # first demo maintenance firm) or 'property' (the demo property company).
 USERS = [
-    ('admin', None, 'group_admin', None),
+    ('admin', '系统管理员', 'group_admin', None),
     ('city', '莆田市市场监管局（市级监管）', 'group_city_regulator', None),
     ('chengxiang', '城厢区市场监管局', 'group_district_regulator', '350302'),
     ('hanjiang', '涵江区市场监管局', 'group_district_regulator', '350303'),
