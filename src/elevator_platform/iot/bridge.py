@@ -236,7 +236,12 @@ class Lane:
 
     - `alarm`: `fault` and `status` messages, on a session of their own
       (client id `<client id>-alarm`), applied by a worker of their own and
-      never shed, so that a fault never waits behind telemetry;
+      never shed, so that a fault never waits behind telemetry. Its
+      subscription is a plain one, not shared: every bridge takes every
+      fault (the ingestion is idempotent, a fault is one event whoever
+      stores it first) because Mosquitto 2.0.11, restarted, restores a
+      persistent session's plain subscription but not its shared one
+      (what is published before the bridge subscribes again is dropped);
     - `telemetry`: everything else (`running`, `periodic`, and what is
       not a device message at all, for the dead letters); its QoS 0
       messages are shed, counted, when the database cannot keep up.
@@ -249,9 +254,11 @@ class Lane:
     session (the broker sends again what it has not had acknowledged),
     then with a clean one."""
 
-    def __init__(self, bridge, name, client_id, filters, workers, shed):
+    def __init__(self, bridge, name, client_id, filters, workers, shed,
+            share=True):
         self.bridge = bridge
         self.name = name
+        self.share = share
         self.client_id = client_id
         self.filters = filters
         self.shed_qos0 = shed
@@ -356,7 +363,7 @@ class Lane:
     def subscriptions(self, shared):
         group = self.bridge.group
         topics = list(self.filters) + [self.topic]
-        if shared:
+        if shared and self.share:
             return [f'$share/{group}/{t}' for t in topics]
         return topics
 
@@ -687,7 +694,7 @@ class Bridge:
         self.lanes = [
             Lane(self, 'alarm', f'{self.client_id}-alarm',
                 [f'{TOPIC_ROOT}/+/{kind}' for kind in ALARM_KINDS],
-                alarm_workers, shed=False),
+                alarm_workers, shed=False, share=False),
             Lane(self, 'telemetry', self.client_id, [TOPIC], workers,
                 shed=True),
             ]
