@@ -11,7 +11,14 @@
 - the task queue (ir.queue): tasks waiting, the age of the oldest, tasks
   started long ago and never finished (a worker died or the task failed);
 - cron: active crons whose next call is overdue (trytond-cron is not
-  running, or a cron hangs), the last run, open errors.
+  running, or a cron hangs), the last run, open errors;
+- bridges: the MQTT bridges as they report themselves every few seconds
+  (elevator.iot.bridge): connected, subscribed, last message per lane,
+  backlog, shed counts, heartbeat round trip; critical when a bridge's
+  heartbeat (a message it sends itself through its subscription) has not
+  come back for `bridge_heartbeat_critical` seconds (30): its intake is
+  deaf, whatever its connection says. Bridges silent for
+  `bridge_forget_after` seconds (a day) are left out.
 
 Each part has a status, `ok`, `warning` or `critical`; the answer's status
 is the worst. HTTP 200 unless critical (503), so that a plain HTTP check
@@ -58,6 +65,10 @@ THRESHOLDS = {
     # a cron overdue by this long, seconds
     'cron_late_warning': 600,
     'cron_late_critical': 3600,
+    # seconds since a bridge's heartbeat last came back
+    'bridge_heartbeat_critical': 30,
+    # a bridge that has not reported for this long is gone, seconds
+    'bridge_forget_after': 86400,
     }
 # Recently updated elevators whose delay is measured.
 DELAY_SAMPLE = 1000
@@ -151,6 +162,7 @@ def check(pool, now):
         'dead_letters': dead_letters(pool, cursor, now),
         'queue': queue(pool, cursor, now),
         'cron': cron(pool, cursor, now),
+        'bridges': bridges(pool, cursor, now),
         }
     status = _worst(*(p['status'] for p in parts.values()))
     return {'status': status, **parts}
@@ -285,3 +297,54 @@ def cron(pool, cursor, now):
         'last_run_at': _iso(last_run),
         'open_errors': open_errors,
         }
+
+
+def bridges(pool, cursor, now):
+    Bridge = pool.get('elevator.iot.bridge')
+    table = Bridge.__table__()
+    forget = now - dt.timedelta(seconds=threshold('bridge_forget_after'))
+    cursor.execute(*table.select(table.name, table.hostname,
+            table.reported_at, table.connected, table.subscribed,
+            table.heartbeat_at, table.heartbeat_rtt, table.backlog,
+            table.shed, table.state,
+            where=table.reported_at >= forget, order_by=[table.name.asc]))
+    result = []
+    worst = 'ok'
+    for (name, hostname, reported, connected, subscribed, heartbeat, rtt,
+            backlog, shed, state) in cursor.fetchall():
+        try:
+            state = json.loads(state or '{}')
+        except ValueError:
+            state = {}
+        if state.get('stopped'):
+            # Stopped on purpose: nothing to expect from it.
+            status = 'ok'
+        else:
+            # A bridge that stopped reporting (killed) has no heartbeat
+            # either: its age grows from the last one known.
+            age = (now - heartbeat) if heartbeat else (now - reported)
+            status = ('critical' if age.total_seconds()
+                >= threshold('bridge_heartbeat_critical') else 'ok')
+        worst = _worst(worst, status)
+        result.append({
+                'status': status,
+                'client_id': name,
+                'host': hostname,
+                'stopped': bool(state.get('stopped')),
+                'reported_at': _iso(reported),
+                'connected': bool(connected),
+                'subscribed': bool(subscribed),
+                'heartbeat_at': _iso(heartbeat),
+                'heartbeat_age_seconds': _seconds(now - heartbeat)
+                if heartbeat else None,
+                'heartbeat_rtt_seconds': rtt,
+                'backlog': backlog,
+                'shed': shed,
+                'lanes': {lane: {k: v for k, v in values.items()
+                            if k in ('connected', 'subscribed',
+                                'last_message_at', 'backlog', 'shed',
+                                'handled', 'heartbeat_ok_at',
+                                'heartbeat_rtt_seconds', 'reconnects')}
+                    for lane, values in state.get('lanes', {}).items()},
+                })
+    return {'status': worst, 'bridges': result}

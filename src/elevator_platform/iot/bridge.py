@@ -48,9 +48,16 @@ from . import ingest
 
 logger = logging.getLogger('elevator.bridge')
 
-TOPIC = 'elevator/v1/+/+'
-SHARED_GROUP = 'elevator-bridge'
-CLIENT_ID = 'elevator-bridge'
+TOPIC_ROOT = 'elevator/v1'
+TOPIC = f'{TOPIC_ROOT}/+/+'
+# The alarm lane's kinds: they never wait behind telemetry.
+ALARM_KINDS = ('fault', 'status')
+ALARM_SUFFIXES = tuple(f'/{kind}' for kind in ALARM_KINDS)
+# elevator/bridge/{client id}/heartbeat: outside the devices' topics.
+HEARTBEAT_ROOT = 'elevator/bridge'
+HEARTBEAT_INTERVAL = 5  # seconds between heartbeats, and to get one back
+ALARM_WORKERS = 1
+REPORT_INTERVAL = 10  # seconds between two writes of the state to the db
 SESSION_EXPIRY = 24 * 3600  # the broker keeps unacknowledged messages
 RECEIVE_MAXIMUM = 2000  # unacknowledged QoS 1 messages in flight
 BATCH_SIZE = 2000
@@ -77,10 +84,28 @@ def add_parser(subparsers):
     parser.add_argument('--password', default=os.environ.get(
             'ELEVATOR_MQTT_PASSWORD'))
     parser.add_argument('--client-id', default=os.environ.get(
-            'ELEVATOR_BRIDGE_CLIENT_ID', CLIENT_ID),
+            'ELEVATOR_BRIDGE_CLIENT_ID'),
         help="MQTT client id, the same at every restart so that the "
-        "persistent session resumes; each bridge its own "
-        f"(default: $ELEVATOR_BRIDGE_CLIENT_ID or {CLIENT_ID})")
+        "persistent session resumes; each bridge its own; the alarm lane "
+        "uses it with '-alarm' appended (default: "
+        "$ELEVATOR_BRIDGE_CLIENT_ID or elevator-bridge-<database>)")
+    parser.add_argument('--group', default=os.environ.get(
+            'ELEVATOR_BRIDGE_GROUP'),
+        help="shared-subscription group, the same for the bridges of one "
+        "deployment and different from any other deployment's on the "
+        "broker (default: $ELEVATOR_BRIDGE_GROUP or elevator-<database>)")
+    parser.add_argument('--heartbeat', type=float,
+        default=HEARTBEAT_INTERVAL, metavar='SECONDS',
+        help="each lane sends itself a heartbeat every SECONDS and "
+        "reconnects when it is not back within as many (default: "
+        f"{HEARTBEAT_INTERVAL}; 0: never)")
+    parser.add_argument('--metrics-port', type=int, default=int(
+            os.environ.get('ELEVATOR_BRIDGE_METRICS_PORT') or 0) or None,
+        help="serve the bridge's counters as Prometheus text on this port "
+        "at /metrics ($ELEVATOR_BRIDGE_METRICS_PORT; needs "
+        "prometheus-client)")
+    parser.add_argument('--metrics-host', default=os.environ.get(
+            'ELEVATOR_BRIDGE_METRICS_HOST', '127.0.0.1'))
     parser.add_argument('--protocol', choices=['auto', '5', '3.1.1'],
         default='auto')
     parser.add_argument('--tls', action='store_true',
@@ -128,7 +153,10 @@ def run(args):
             client_id=args.client_id, protocol=args.protocol,
             batch_size=args.batch_size, stats_interval=args.stats,
             workers=workers, tls=args.tls, ca_file=args.ca_file,
-            cert_file=args.cert_file, key_file=args.key_file)
+            cert_file=args.cert_file, key_file=args.key_file,
+            group=args.group, heartbeat=args.heartbeat,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host)
     except OSError as exception:  # (ssl.SSLError is one)
         # A configuration error: retrying would not mend it.
         logger.error('TLS to the broker: cannot load --ca-file %s, '
@@ -183,76 +211,124 @@ def tls_context(ca_file=None, cert_file=None, key_file=None):
     return context
 
 
-class Bridge:
+def deployment_name(database):
+    "The database name as MQTT allows it in a share name or client id."
+    return ''.join(c if c.isalnum() or c in '-_.' else '_'
+        for c in str(database)) or 'default'
 
-    def __init__(self, database, host='127.0.0.1', port=1883,
-            username=None, password=None, client_id=CLIENT_ID,
-            protocol='auto', batch_size=BATCH_SIZE,
-            stats_interval=STATS_INTERVAL, workers=WORKERS, tls=False,
-            ca_file=None, cert_file=None, key_file=None):
-        self.database = database
-        self.tls = bool(tls or ca_file or cert_file)
-        # Loaded once, before anything starts: a missing or unreadable
-        # file is an error at once, not at each connection.
-        self.tls_context = (tls_context(ca_file, cert_file, key_file)
-            if self.tls else None)
-        self.host = host
-        self.port = port
-        self.username = username
-        self.password = password
-        self.client_id = client_id or CLIENT_ID
-        self.protocol = protocol
-        self.batch_size = batch_size
-        self.stats_interval = stats_interval
+
+def default_group(database):
+    return f'elevator-{deployment_name(database)}'
+
+
+def default_client_id(database):
+    return f'elevator-bridge-{deployment_name(database)}'
+
+
+def heartbeat_topic(client_id):
+    "Where a lane's client sends its heartbeat to itself."
+    return f'{HEARTBEAT_ROOT}/{client_id}/heartbeat'
+
+
+class Lane:
+    """One MQTT session (client id, subscription, queue, ingestion workers
+    and thread) of the bridge.
+
+    - `alarm`: `fault` and `status` messages, on a session of their own
+      (client id `<client id>-alarm`), applied by a worker of their own and
+      never shed, so that a fault never waits behind telemetry. Its
+      subscription is a plain one, not shared: every bridge takes every
+      fault (the ingestion is idempotent, a fault is one event whoever
+      stores it first) because Mosquitto 2.0.11, restarted, restores a
+      persistent session's plain subscription but not its shared one
+      (what is published before the bridge subscribes again is dropped);
+    - `telemetry`: everything else (`running`, `periodic`, and what is
+      not a device message at all, for the dead letters); its QoS 0
+      messages are shed, counted, when the database cannot keep up.
+
+    Each lane sends itself a heartbeat through its shared subscription
+    every `heartbeat` seconds and must get it back within as many seconds
+    (or some other message meanwhile): a broker that restored the session
+    without a working subscription (Mosquitto 2.0.11 does, after a
+    restart) is noticed and the lane reconnects, first resuming the
+    session (the broker sends again what it has not had acknowledged),
+    then with a clean one."""
+
+    def __init__(self, bridge, name, client_id, filters, workers, shed,
+            share=True):
+        self.bridge = bridge
+        self.name = name
+        self.share = share
+        self.client_id = client_id
+        self.filters = filters
+        self.shed_qos0 = shed
+        self.worker_count = max(workers, 1)
+        self.workers = []
         # (paho message, received at (time.time()), connection generation)
         self.queue = collections.deque()
-        self.max_queue = QUEUE_BATCHES * batch_size
+        self.max_queue = QUEUE_BATCHES * bridge.batch_size
         self.lock = threading.Lock()
         self.not_empty = threading.Condition(self.lock)
         self.not_full = threading.Condition(self.lock)
         # Counts the connections: a message is acknowledged only on the
         # connection that delivered it (the broker resends the others).
         self.generation = 0
-        self.stopping = threading.Event()
-        self.shared = None
         self.client = None
-        self.worker_count = max(workers, 1)
-        self.workers = []
+        self.shared = None
+        self.connected = False
+        self.subscribed = False
         # Batches handed over, in order: [batch, answer or None]
         self.inflight = collections.deque()
         self.handled = 0
         self.dead_letters = 0
-        self.dropped = 0
+        self.shed = 0
+        self.skipped = 0  # other lanes' messages, acknowledged and left
         self.lag = 0.0
+        self.last_message = None  # time.time() of the last device message
+        self.last_received = 0.0  # time.monotonic(), heartbeats included
+        # Heartbeat: (sequence, sent at monotonic) while one is out.
+        self.heartbeat_seq = 0
+        self.heartbeat_sent = None
+        self.heartbeat_ok = None  # time.time() of the last one back
+        self.heartbeat_rtt = None
+        self.heartbeat_failures = 0  # in a row
+        self.reconnects = 0
+        self.last_heartbeat_check = time.monotonic()
+        self.topic = heartbeat_topic(client_id)
+        self.error = None
 
     # --- MQTT -----------------------------------------------------------
-    def _client(self, version):
+    def _client(self, version, clean=False):
         import paho.mqtt.client as mqtt
+        bridge = self.bridge
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id, protocol=version,
-            clean_session=(None if version == mqtt.MQTTv5 else False),
+            # (MQTT 3.1.1 asks for a clean session at creation.)
+            clean_session=(None if version == mqtt.MQTTv5 else clean),
             manual_ack=True)
-        if self.username:
-            client.username_pw_set(self.username, self.password)
-        if self.tls_context:
-            client.tls_set_context(self.tls_context)
+        if bridge.username:
+            client.username_pw_set(bridge.username, bridge.password)
+        if bridge.tls_context:
+            client.tls_set_context(bridge.tls_context)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(1, MAX_BACKOFF)
         return client
 
-    def connect(self):
+    def connect(self, clean=False):
         faster_mqtt5_properties()
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
+        bridge = self.bridge
         versions = {'5': [mqtt.MQTTv5], '3.1.1': [mqtt.MQTTv311],
-            'auto': [mqtt.MQTTv5, mqtt.MQTTv311]}[self.protocol]
+            'auto': [mqtt.MQTTv5, mqtt.MQTTv311]}[bridge.protocol]
         last_error = None
         for version in versions:
-            client = self._client(version)
+            client = self._client(version, clean)
             self._connected = threading.Event()
             self._refused = None
             try:
@@ -260,27 +336,36 @@ class Bridge:
                     properties = Properties(PacketTypes.CONNECT)
                     properties.SessionExpiryInterval = SESSION_EXPIRY
                     properties.ReceiveMaximum = RECEIVE_MAXIMUM
-                    client.connect(self.host, self.port, keepalive=30,
-                        clean_start=False, properties=properties)
+                    client.connect(bridge.host, bridge.port, keepalive=30,
+                        clean_start=clean, properties=properties)
                 else:
-                    client.connect(self.host, self.port, keepalive=30)
+                    client.connect(bridge.host, bridge.port, keepalive=30)
             except OSError as exception:
                 last_error = exception
                 continue
+            self.client = client
             client.loop_start()
             if self._connected.wait(10) and not self._refused:
-                self.client = client
                 self.shared = version == mqtt.MQTTv5
                 if not self.shared:
-                    logger.warning("the broker does not speak MQTT 5: "
-                        "plain subscription, ONLY ONE bridge may run")
+                    logger.warning("%s lane: the broker does not speak "
+                        "MQTT 5: plain subscription, ONLY ONE bridge may "
+                        "run", self.name)
                 return
+            self.client = None
             client.loop_stop()
             client.disconnect()
             last_error = self._refused or TimeoutError('no CONNACK')
         raise ConnectionError(
-            f'cannot connect to MQTT broker {self.host}:{self.port}: '
+            f'cannot connect to MQTT broker {bridge.host}:{bridge.port}: '
             f'{last_error}')
+
+    def subscriptions(self, shared):
+        group = self.bridge.group
+        topics = list(self.filters) + [self.topic]
+        if shared and self.share:
+            return [f'$share/{group}/{t}' for t in topics]
+        return topics
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -288,112 +373,197 @@ class Bridge:
             self._connected.set()
             return
         import paho.mqtt.client as mqtt
-        if client.protocol == mqtt.MQTTv5:
-            topic = f'$share/{SHARED_GROUP}/{TOPIC}'
-        else:
-            topic = TOPIC
-        client.subscribe(topic, qos=1)
-        logger.info('connected to %s:%s%s, subscribed to %s (session %s)',
-            self.host, self.port, ' with TLS' if self.tls else '', topic,
+        topics = self.subscriptions(client.protocol == mqtt.MQTTv5)
+        self.connected = True
+        self.subscribed = False
+        # A heartbeat out on the old connection will not come back.
+        self.heartbeat_sent = None
+        self.last_heartbeat_check = time.monotonic()
+        client.subscribe([(t, 1) for t in topics])
+        logger.info('%s lane (%s): connected to %s:%s%s, subscribed to %s '
+            '(session %s)', self.name, self.client_id, self.bridge.host,
+            self.bridge.port, ' with TLS' if self.bridge.tls else '',
+            ', '.join(topics),
             'resumed' if flags.session_present else 'new')
         self._connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        failed = [str(c) for c in reason_codes if c.is_failure]
+        if failed:
+            logger.error('%s lane: subscription refused by the broker: %s',
+                self.name, ', '.join(failed))
+        else:
+            self.subscribed = True
 
     def _on_disconnect(self, client, userdata, flags, reason_code,
             properties):
         with self.lock:
             self.generation += 1
-        # (Not the client of a refused MQTT 5 attempt.)
-        if client is self.client and not self.stopping.is_set():
-            logger.warning('disconnected from broker (%s), reconnecting',
-                reason_code)
+        if client is self.client:
+            self.connected = False
+            self.subscribed = False
+            if not self.bridge.stopping.is_set():
+                logger.warning('%s lane: disconnected from broker (%s), '
+                    'reconnecting', self.name, reason_code)
 
     def _on_message(self, client, userdata, msg):
         # Runs in paho's network thread: only queue it, waiting for room
         # when the database is behind.
+        self.last_received = time.monotonic()
+        topic = msg.topic
+        if topic == self.topic:
+            self._heartbeat_back(client, msg)
+            return
+        if self.name == 'telemetry' and topic.endswith(ALARM_SUFFIXES):
+            # The alarm lane has its own subscription for these.
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            self.skipped += 1
+            return
         item = (msg, time.time(), self.generation)
         with self.lock:
-            if len(self.queue) >= self.max_queue and not msg.qos:
+            if (self.shed_qos0 and not msg.qos
+                    and len(self.queue) >= self.max_queue):
                 deadline = time.monotonic() + QUEUE_WAIT
                 while len(self.queue) >= self.max_queue:
                     left = deadline - time.monotonic()
-                    if left <= 0 or self.stopping.is_set():
-                        # QoS 0 is "at most once": better one message
-                        # lost than the connection's keep-alive.
-                        self.dropped += 1
+                    if left <= 0 or self.bridge.stopping.is_set():
+                        # QoS 0 is "at most once": better one reading
+                        # shed than the connection's keep-alive.
+                        self.shed += 1
                         return
                     self.not_full.wait(left)
             # (The queue may be another deque after the wait.)
             self.queue.append(item)
+            self.last_message = item[1]
             if len(self.queue) == 1:
                 self.not_empty.notify()
 
-    # --- main loop ------------------------------------------------------
-    def stop(self):
-        self.stopping.set()
-        for worker in self.workers:
-            # Out of a retry loop, if it is in one.
-            worker.interrupt()
+    # --- heartbeat ------------------------------------------------------
+    def _heartbeat_back(self, client, msg):
+        if msg.qos:
+            client.ack(msg.mid, msg.qos)
+        try:
+            seq = int(msg.payload.split(b' ')[0])
+        except ValueError:
+            return
+        sent = self.heartbeat_sent
+        if sent and sent[0] == seq:
+            self.heartbeat_rtt = time.monotonic() - sent[1]
+            self.heartbeat_ok = time.time()
+            self.heartbeat_sent = None
+            if self.heartbeat_failures:
+                logger.info('%s lane: heartbeat back (%.3f s): the '
+                    'subscription delivers again', self.name,
+                    self.heartbeat_rtt)
+            self.heartbeat_failures = 0
+
+    def heartbeat(self):
+        """Send a heartbeat every `interval` seconds; reconnect when the
+        last one did not come back in time. Called by the lane's loop."""
+        interval = self.bridge.heartbeat
+        if not interval or self.client is None:
+            return
+        now = time.monotonic()
+        if now - self.last_heartbeat_check < min(interval, 1):
+            return
+        self.last_heartbeat_check = now
+        sent = self.heartbeat_sent
+        if sent is not None:
+            if now - sent[1] < interval:
+                return
+            if now - self.last_received < interval:
+                # Other messages come through the subscription: alive,
+                # its heartbeat only behind them.
+                if now - sent[1] < 10 * interval:
+                    return
+            self.heartbeat_failures += 1
+            self.heartbeat_sent = None
+            clean = self.heartbeat_failures >= 2
+            logger.error('%s lane: heartbeat not received within %.0f s '
+                '(failure %s in a row): the broker does not deliver our '
+                'subscription; reconnecting with %s session',
+                self.name, now - sent[1], self.heartbeat_failures,
+                'a CLEAN' if clean else 'the same')
+            self.reconnect(clean)
+            return
+        if not self.connected or (self.heartbeat_ok and time.time()
+                - self.heartbeat_ok < interval - 0.5):
+            return
+        self.heartbeat_seq += 1
+        self.heartbeat_sent = (self.heartbeat_seq, now)
+        self.client.publish(self.topic,
+            f'{self.heartbeat_seq} {time.time():.3f}'.encode(), qos=1)
+
+    def reconnect(self, clean):
+        old = self.client
+        self.client = None
+        if old is not None:
+            old.loop_stop()
+            try:
+                old.disconnect()
+            except Exception:
+                pass
+        with self.lock:
+            self.generation += 1
+        self.connected = self.subscribed = False
+        self.reconnects += 1
+        delay = 1
+        while not self.bridge.stopping.is_set():
+            try:
+                self.connect(clean=clean)
+                return
+            except ConnectionError as exception:
+                logger.warning('%s lane: %s; retry in %s s', self.name,
+                    exception, delay)
+                self.bridge.stopping.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    # --- the lane's loop --------------------------------------------------
+    def start_workers(self, others):
+        for _ in range(self.worker_count):
+            worker = Worker(self.bridge.database)
+            worker.start(others)
+            others.append(worker)
+            self.workers.append(worker)
 
     def run(self):
-        """Run until stopped; the exit code: 0, or 1 when a worker died."""
-        # The workers first: forked before any thread or connection.
-        for _ in range(self.worker_count):
-            worker = Worker(self.database)
-            worker.start(self.workers)
-            self.workers.append(worker)
-        # Messages only once the database can take them.
-        for worker in self.workers:
-            if not worker.wait_ready(self.stopping):
-                logger.error('an ingestion worker did not start')
-                for worker in self.workers:
-                    worker.close()
-                return 1
-        delay = 1
-        while not self.stopping.is_set():
-            try:
-                self.connect()
-                break
-            except ConnectionError as exception:
-                logger.warning('%s; retry in %s s', exception, delay)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-        code = 0
-        started = last_stats = time.monotonic()
-        last_handled = 0
+        "The lane's thread: connect, then batches until stopped."
+        stopping = self.bridge.stopping
         try:
-            while self.client and not self.stopping.is_set():
+            delay = 1
+            while not stopping.is_set():
+                try:
+                    self.connect()
+                    break
+                except ConnectionError as exception:
+                    logger.warning('%s lane: %s; retry in %s s', self.name,
+                        exception, delay)
+                    stopping.wait(delay)
+                    delay = min(delay * 2, MAX_BACKOFF)
+            while self.client and not stopping.is_set():
                 self._dispatch()
                 if self.inflight:
                     # Answers, or a moment for messages for an idle worker.
                     self._collect(0 if self.queue and self._idle()
                         else 0.02)
-                now = time.monotonic()
-                if self.stats_interval and (
-                        now - last_stats >= self.stats_interval):
-                    logger.info('handled %s messages (%.0f/s), dead letters '
-                        '%s, dropped %s, queued %s, lag %.2f s',
-                        self.handled, (self.handled - last_handled)
-                        / (now - last_stats), self.dead_letters,
-                        self.dropped, len(self.queue), self.lag)
-                    last_stats, last_handled = now, self.handled
+                self.heartbeat()
             # Let the batches under way finish (or be interrupted).
             while self.inflight:
                 self._collect(0.5)
         except WorkerDied:
-            logger.error('an ingestion worker died; the broker keeps the '
-                'unacknowledged messages')
-            code = 1
+            logger.error('%s lane: an ingestion worker died; the broker '
+                'keeps the unacknowledged messages', self.name)
+            self.error = 'worker died'
+            self.bridge.stop()
+        except Exception:
+            logger.exception('%s lane failed', self.name)
+            self.error = 'failed'
+            self.bridge.stop()
         finally:
             if self.client is not None:
                 self.client.loop_stop()
                 self.client.disconnect()
-            for worker in self.workers:
-                worker.close()
-            logger.info('bridge stopped after %s messages in %.0f s '
-                '(%s dead letters, %s dropped)', self.handled,
-                time.monotonic() - started, self.dead_letters,
-                self.dropped)
-        return code
 
     def _idle(self):
         return [w for w in self.workers if w.batch is None]
@@ -418,16 +588,18 @@ class Bridge:
             entry, answer = worker.receive()
             entry[1] = answer
         generation = self.generation
+        client = self.client
         while self.inflight and self.inflight[0][1] is not None:
             batch, (ok, dead_letters) = self.inflight.popleft()
             if not ok:
                 # Stopped before it was committed: the broker keeps it.
-                logger.warning('stopping with %s unacknowledged messages '
-                    '(the broker redelivers them)', len(batch))
+                logger.warning('%s lane: stopping with %s unacknowledged '
+                    'messages (the broker redelivers them)', self.name,
+                    len(batch))
                 continue
             for msg, _, delivered_on in batch:
-                if msg.qos and delivered_on == generation:
-                    self.client.ack(msg.mid, msg.qos)
+                if msg.qos and delivered_on == generation and client:
+                    client.ack(msg.mid, msg.qos)
             self.handled += len(batch)
             self.dead_letters += dead_letters
             self.lag = time.time() - batch[0][1]
@@ -440,41 +612,323 @@ class Bridge:
                 self.not_empty.wait(0.5)
                 if not self.queue:
                     return []
-            short = len(self.queue) < self.batch_size
-        if short and wait:
+            short = len(self.queue) < self.bridge.batch_size
+        if short and wait and self.name != 'alarm':
             # Light traffic: a moment for the batch to fill, rather than a
-            # transaction per message.
-            self.stopping.wait(BATCH_WAIT)
+            # transaction per message. (Alarms go at once.)
+            self.bridge.stopping.wait(BATCH_WAIT)
         with self.lock:
             queue = self.queue
-            if len(queue) > self.batch_size:
-                batch = self._urgent_first()
+            size = self.bridge.batch_size
+            if len(queue) > size:
+                batch = [queue.popleft() for _ in range(size)]
             else:
                 batch = list(queue)
                 queue.clear()
             self.not_full.notify_all()
         return batch
 
-    def _urgent_first(self):
-        """A batch out of a long queue (the database behind): the faults
-        queued anywhere first - a trapped passenger does not wait behind
-        thousands of running readings - then the others in order. The
-        order does not matter to the ingestion."""
-        queue = self.queue
-        urgent, rest = [], collections.deque()
-        for item in queue:
-            if item[0].topic.endswith('/fault'):
-                urgent.append(item)
-            else:
-                rest.append(item)
-        if not urgent:
-            return [queue.popleft() for _ in range(self.batch_size)]
-        batch = urgent[:self.batch_size]
-        while len(batch) < self.batch_size and rest:
-            batch.append(rest.popleft())
-        rest.extendleft(reversed(urgent[self.batch_size:]))
-        self.queue = rest
-        return batch
+    def state(self):
+        "What the operators see of the lane (log, health, metrics)."
+        return {
+            'client_id': self.client_id,
+            'connected': self.connected,
+            'subscribed': self.subscribed,
+            'handled': self.handled,
+            'dead_letters': self.dead_letters,
+            'shed': self.shed,
+            'backlog': len(self.queue) + sum(len(b)
+                for b, _ in self.inflight),
+            'lag_seconds': round(self.lag, 3),
+            'last_message_at': _iso(self.last_message),
+            'heartbeat_ok_at': _iso(self.heartbeat_ok),
+            'heartbeat_rtt_seconds': (None if self.heartbeat_rtt is None
+                else round(self.heartbeat_rtt, 4)),
+            'heartbeat_failures': self.heartbeat_failures,
+            'reconnects': self.reconnects,
+            }
+
+
+def _iso(epoch):
+    if epoch is None:
+        return None
+    return utc(epoch).isoformat(timespec='milliseconds') + 'Z'
+
+
+class Bridge:
+
+    def __init__(self, database, host='127.0.0.1', port=1883,
+            username=None, password=None, client_id=None,
+            protocol='auto', batch_size=BATCH_SIZE,
+            stats_interval=STATS_INTERVAL, workers=WORKERS, tls=False,
+            ca_file=None, cert_file=None, key_file=None, group=None,
+            heartbeat=HEARTBEAT_INTERVAL, alarm_workers=ALARM_WORKERS,
+            report_interval=REPORT_INTERVAL, metrics_port=None,
+            metrics_host='127.0.0.1'):
+        self.database = database
+        self.tls = bool(tls or ca_file or cert_file)
+        # Loaded once, before anything starts: a missing or unreadable
+        # file is an error at once, not at each connection.
+        self.tls_context = (tls_context(ca_file, cert_file, key_file)
+            if self.tls else None)
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.client_id = client_id or default_client_id(database)
+        self.group = group or default_group(database)
+        self.protocol = protocol
+        self.batch_size = batch_size
+        self.stats_interval = stats_interval
+        self.heartbeat = heartbeat
+        self.report_interval = report_interval
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        if metrics_port:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise OSError('--metrics-port needs the Python package '
+                    'prometheus-client')
+        self.stopping = threading.Event()
+        self.lanes = [
+            Lane(self, 'alarm', f'{self.client_id}-alarm',
+                [f'{TOPIC_ROOT}/+/{kind}' for kind in ALARM_KINDS],
+                alarm_workers, shed=False, share=False),
+            Lane(self, 'telemetry', self.client_id, [TOPIC], workers,
+                shed=True),
+            ]
+        self.workers = []
+        self.started = time.monotonic()
+
+    @property
+    def handled(self):
+        return sum(lane.handled for lane in self.lanes)
+
+    def stop(self):
+        self.stopping.set()
+        for worker in self.workers:
+            # Out of a retry loop, if it is in one.
+            worker.interrupt()
+
+    def state(self):
+        lanes = {lane.name: lane.state() for lane in self.lanes}
+        oks = [lane.heartbeat_ok for lane in self.lanes]
+        rtts = [lane.heartbeat_rtt for lane in self.lanes
+            if lane.heartbeat_rtt is not None]
+        return {
+            'client_id': self.client_id,
+            'group': self.group,
+            'broker': f'{self.host}:{self.port}',
+            'connected': all(lane.connected for lane in self.lanes),
+            'subscribed': all(lane.subscribed for lane in self.lanes),
+            # The lane heard from least recently decides.
+            'heartbeat_ok_at': (None if None in oks
+                else _iso(min(oks))),
+            'heartbeat_rtt_seconds': (round(max(rtts), 4) if rtts
+                else None),
+            'backlog': sum(s['backlog'] for s in lanes.values()),
+            'shed': sum(s['shed'] for s in lanes.values()),
+            'handled': sum(s['handled'] for s in lanes.values()),
+            'lanes': lanes,
+            }
+
+    def log_state(self, since, handled_before):
+        now = time.monotonic()
+        for lane in self.lanes:
+            state = lane.state()
+            logger.info('%s lane: %s, handled %s messages, dead letters '
+                '%s, shed %s, backlog %s, lag %.2f s, last message %s, '
+                'heartbeat %s', lane.name,
+                'connected and subscribed' if lane.connected
+                and lane.subscribed else 'connected' if lane.connected
+                else 'NOT CONNECTED', state['handled'],
+                state['dead_letters'], state['shed'], state['backlog'],
+                lane.lag, state['last_message_at'] or 'never',
+                'round trip %.3f s at %s' % (lane.heartbeat_rtt,
+                    state['heartbeat_ok_at']) if lane.heartbeat_rtt
+                is not None else 'none back yet')
+        handled = self.handled
+        logger.info('handled %s messages (%.0f/s)', handled,
+            (handled - handled_before) / max(now - since, 1e-6))
+        return handled
+
+    def run(self):
+        """Run until stopped; the exit code: 0, or 1 when a worker died."""
+        # The workers first: forked before any thread or connection.
+        for lane in self.lanes:
+            lane.start_workers(self.workers)
+        # Messages only once the database can take them.
+        for worker in self.workers:
+            if not worker.wait_ready(self.stopping):
+                logger.error('an ingestion worker did not start')
+                for worker in self.workers:
+                    worker.close()
+                return 1
+        logger.info('bridge %s for database %s: shared subscription group '
+            '%s', self.client_id, self.database, self.group)
+        reporter = Reporter(self) if self.report_interval else None
+        metrics = None
+        if self.metrics_port:
+            metrics = start_metrics(self, self.metrics_host,
+                self.metrics_port)
+        threads = [threading.Thread(target=lane.run,
+                name=f'elevator-bridge-{lane.name}', daemon=True)
+            for lane in self.lanes]
+        for thread in threads:
+            thread.start()
+        last_stats = last_report = time.monotonic()
+        handled_before = 0
+        try:
+            while not self.stopping.wait(0.5):
+                now = time.monotonic()
+                if self.stats_interval and (
+                        now - last_stats >= self.stats_interval):
+                    handled_before = self.log_state(last_stats,
+                        handled_before)
+                    last_stats = now
+                if reporter and now - last_report >= self.report_interval:
+                    reporter.report()
+                    last_report = now
+        finally:
+            self.stopping.set()
+            for thread in threads:
+                thread.join()
+            if reporter:
+                reporter.report(stopped=True)
+            if metrics:
+                metrics.shutdown()
+            for worker in self.workers:
+                worker.close()
+            logger.info('bridge stopped after %s messages in %.0f s '
+                '(%s dead letters, %s shed)', self.handled,
+                time.monotonic() - self.started,
+                sum(lane.dead_letters for lane in self.lanes),
+                sum(lane.shed for lane in self.lanes))
+        return 1 if any(lane.error for lane in self.lanes) else 0
+
+
+class Reporter:
+    """Writes the bridge's state to the database (elevator_iot_bridge, one
+    row per bridge) for the health endpoint, on a connection of its own;
+    a database that is down only delays it."""
+
+    def __init__(self, bridge):
+        import socket
+        self.bridge = bridge
+        self.hostname = socket.gethostname()[:200]
+        self.database = None
+        self.warned = False
+
+    def report(self, stopped=False):
+        import json
+        from sql import Table
+        state = self.bridge.state()
+        state['stopped'] = stopped
+        table = Table('elevator_iot_bridge')
+        now = dt.datetime.utcnow()
+        heartbeat = state['heartbeat_ok_at']
+        values = {
+            'hostname': self.hostname,
+            'pid': os.getpid(),
+            'reported_at': now,
+            'connected': state['connected'] and not stopped,
+            'subscribed': state['subscribed'] and not stopped,
+            'heartbeat_at': (dt.datetime.fromisoformat(heartbeat[:-1])
+                if heartbeat else None),
+            'heartbeat_rtt': state['heartbeat_rtt_seconds'],
+            'backlog': state['backlog'],
+            'shed': state['shed'],
+            'state': json.dumps(state),
+            'write_date': now,
+            }
+        connection = None
+        try:
+            if self.database is None:
+                from trytond import backend
+                self.database = backend.Database(
+                    self.bridge.database).connect()
+            connection = self.database.get_connection()
+            cursor = connection.cursor()
+            columns = [getattr(table, c) for c in values]
+            cursor.execute(*table.update(columns, list(values.values()),
+                    where=table.name == self.bridge.client_id))
+            if not cursor.rowcount:
+                cursor.execute(*table.insert(
+                        [table.name, table.create_uid, table.create_date]
+                        + columns, [[self.bridge.client_id, 0, now]
+                            + list(values.values())]))
+            connection.commit()
+            self.warned = False
+        except Exception as exception:
+            if connection is not None:
+                connection.rollback()
+            if not self.warned:
+                logger.warning('bridge state not written to the database '
+                    '(%s: %s)', type(exception).__name__, exception)
+                self.warned = True
+        finally:
+            if connection is not None:
+                self.database.put_connection(connection)
+
+
+def start_metrics(bridge, host, port):
+    """Prometheus text at http://host:port/metrics: the lanes' counters
+    and state, read when scraped."""
+    from prometheus_client import start_http_server
+    from prometheus_client.core import (
+        CounterMetricFamily, GaugeMetricFamily, REGISTRY)
+    from prometheus_client.registry import Collector
+
+    class BridgeCollector(Collector):
+        def collect(self):
+            states = {lane.name: lane.state() for lane in bridge.lanes}
+            label = ['lane']
+            families = [
+                (CounterMetricFamily, 'elevator_bridge_messages',
+                    'messages committed', 'handled'),
+                (CounterMetricFamily, 'elevator_bridge_dead_letters',
+                    'messages stored as dead letters', 'dead_letters'),
+                (CounterMetricFamily, 'elevator_bridge_shed',
+                    'QoS 0 telemetry messages shed under overload', 'shed'),
+                (CounterMetricFamily, 'elevator_bridge_reconnects',
+                    'reconnections after a failed heartbeat', 'reconnects'),
+                (GaugeMetricFamily, 'elevator_bridge_backlog',
+                    'messages received and not yet committed', 'backlog'),
+                (GaugeMetricFamily, 'elevator_bridge_lag_seconds',
+                    'age of the last batch committed', 'lag_seconds'),
+                (GaugeMetricFamily, 'elevator_bridge_heartbeat_rtt_seconds',
+                    'round trip of the last heartbeat',
+                    'heartbeat_rtt_seconds'),
+                ]
+            for kind, name, doc, key in families:
+                family = kind(name, doc, labels=label)
+                for lane, state in states.items():
+                    if state[key] is not None:
+                        family.add_metric([lane], state[key])
+                yield family
+            for name, doc, key in [
+                    ('elevator_bridge_connected', 'connected to the broker',
+                        'connected'),
+                    ('elevator_bridge_subscribed',
+                        'subscription acknowledged', 'subscribed')]:
+                family = GaugeMetricFamily(name, doc, labels=label)
+                for lane, state in states.items():
+                    family.add_metric([lane], int(state[key]))
+                yield family
+            family = GaugeMetricFamily(
+                'elevator_bridge_heartbeat_age_seconds',
+                'seconds since the last heartbeat came back', labels=label)
+            for lane in bridge.lanes:
+                if lane.heartbeat_ok is not None:
+                    family.add_metric([lane.name],
+                        time.time() - lane.heartbeat_ok)
+            yield family
+
+    REGISTRY.register(BridgeCollector())
+    server, thread = start_http_server(port, addr=host)
+    logger.info('metrics at http://%s:%s/metrics', host, port)
+    return server
 
 
 class WorkerDied(RuntimeError):

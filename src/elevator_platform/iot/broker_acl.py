@@ -38,6 +38,7 @@ from pathlib import Path
 from .passwords import hash_password
 
 TOPIC_ROOT = 'elevator/v1'
+HEARTBEAT_ROOT = 'elevator/bridge'
 # A service account name: what Mosquitto accepts in both files without
 # quoting (no ':' which separates the hash, no space, no wildcard).
 SERVICE_NAME = re.compile(r'^[A-Za-z0-9_.@-]{1,64}$')
@@ -193,6 +194,8 @@ def acl_text(services, database=None):
             f"# Service account {account.name}: reads every device message.",
             f"user {account.name}",
             f"topic read {TOPIC_ROOT}/#",
+            # The bridge's heartbeat to itself (bridge.HEARTBEAT_ROOT).
+            f"topic readwrite {HEARTBEAT_ROOT}/#",
             ]
     return '\n'.join(lines) + '\n'
 

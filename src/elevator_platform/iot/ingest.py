@@ -322,8 +322,12 @@ class Ingestor:
             if kind != 'status':
                 for message, device, _ in items:
                     seen[device.id] = device
-        self._touch_devices(seen, now)
-        self._upsert_live(seen, parsed['running'], now)
+        # The live rows first (the alarm lane locks status rows before
+        # device rows too): a device whose row stays offline (its goodbye
+        # is newer than this batch's readings) is not touched online.
+        online = self._upsert_live(seen, parsed['running'], now)
+        self._touch_devices({i: d for i, d in seen.items()
+                if d.elevator in online}, now)
         self._upsert_status(parsed['status'], now)
         self._upsert_daily(parsed['periodic'])
         self._apply_faults(parsed['fault'], now, summary)
@@ -360,9 +364,12 @@ class Ingestor:
         """One upsert of the live status rows of the elevators heard from:
         online, by which device, when; with the newest running values of
         the batch where the row's own are older (a reading arriving late
-        changes nothing)."""
+        changes nothing). A reading older than the device's goodbye (status
+        offline) leaves it offline: running and status messages travel on
+        different lanes of the bridge and may be committed in any order.
+        Returns the elevators whose row says online."""
         if not devices:
-            return
+            return set()
         from trytond.transaction import Transaction
         Status = self.pool.get('elevator.iot.status')
         status = Status.__table__()
@@ -401,7 +408,12 @@ class Ingestor:
             (status.collect_time == Null)
             | (status.collect_time <= Excluded.collect_time))
         update_columns = [status.device, status.online, status.updated_at]
-        update_values = [Excluded.device, Literal(True), Excluded.updated_at]
+        said_goodbye_later = ((status.online == Literal(False))
+            & (status.status_time != Null) & (Excluded.collect_time != Null)
+            & (status.status_time > Excluded.collect_time))
+        update_values = [Excluded.device,
+            Case((said_goodbye_later, Literal(False)), else_=Literal(True)),
+            Excluded.updated_at]
         for name in RUNNING_COLUMNS:
             update_columns.append(getattr(status, name))
             update_values.append(Case((newer, getattr(Excluded, name)),
@@ -409,7 +421,9 @@ class Ingestor:
         cursor = Transaction().connection.cursor()
         cursor.execute(*status.insert(columns, self._rows(types, rows),
                 on_conflict=_conflict(status, [status.elevator],
-                    update_columns, update_values)))
+                    update_columns, update_values),
+                returning=returned('elevator', 'online')))
+        return {elevator for elevator, online in cursor if online}
 
     def _rows(self, types, rows):
         """The rows as the source of an INSERT: on PostgreSQL one array per
