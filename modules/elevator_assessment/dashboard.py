@@ -46,8 +46,8 @@ class Live(ModelSQL, ModelView):
     district = fields.Many2One('elevator.region', "District", readonly=True)
     elevators = fields.Integer("Elevators in Use", readonly=True)
     monitored = fields.Integer("Monitored", readonly=True,
-        help="Elevators in use with a monitoring device that is not "
-        "retired.")
+        help="Elevators in use with a device that sent a message within "
+        "the monitoring window of the IoT configuration.")
     coverage = fields.Float("Monitoring Coverage (%)", digits=(5, 1),
         readonly=True)
     coverage_target = fields.Function(fields.Float("Coverage Target (%)",

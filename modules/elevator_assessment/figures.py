@@ -82,14 +82,11 @@ def live_query(cls, now=None):
     if Device is not None:
         Event = pool.get('elevator.iot.event')
         FaultType = pool.get('elevator.iot.fault.type')
-        d = Device.__table__()
         e2 = Elevator.__table__()
-        installed = d.select(d.elevator,
-            where=d.state != 'retired', group_by=[d.elevator])
-        add(e2.join(installed, condition=installed.elevator == e2.id
-                ).select(e2.district.as_('district'),
+        add(e2.select(e2.district.as_('district'),
                 Count(e2.id).as_('monitored'),
-                where=(e2.state == 'in_use') & (e2.district != Null),
+                where=(e2.state == 'in_use') & (e2.district != Null)
+                & e2.id.in_(Elevator.monitored_query(now)),
                 group_by=[e2.district]), ['monitored'])
         columns['coverage'] = share(columns['monitored'],
             columns['elevators'])
@@ -305,13 +302,10 @@ def brief(district_ids, start_date, end_date):
     if Device is not None:
         Event = pool.get('elevator.iot.event')
         FaultType = pool.get('elevator.iot.fault.type')
-        d = Device.__table__()
         e = Elevator.__table__()
-        installed = d.select(d.elevator, where=d.state != 'retired',
-            group_by=[d.elevator])
-        fetch(e.join(installed, condition=installed.elevator == e.id
-                ).select(e.district, Count(e.id),
-                where=(e.state == 'in_use') & _in(e.district, district_ids),
+        fetch(e.select(e.district, Count(e.id),
+                where=(e.state == 'in_use') & _in(e.district, district_ids)
+                & e.id.in_(Elevator.monitored_query(end)),
                 group_by=[e.district]), ['monitored'])
         ev = Event.__table__()
         ft = FaultType.__table__()

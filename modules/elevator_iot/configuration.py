@@ -20,6 +20,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Recordings must be kept at least a month.")
     token_lifetime = fields.Integer("Push Token Lifetime (seconds)",
         required=True, domain=[('token_lifetime', '>', 0)])
+    monitored_days = fields.Integer("Monitored if Heard Within (days)",
+        required=True, domain=[('monitored_days', '>', 0)],
+        help="An elevator counts as monitored when one of its devices "
+        "that is not retired sent a message within this many days. "
+        "Every coverage figure uses it.")
 
     @classmethod
     def default_offline_minutes(cls):
@@ -40,4 +45,8 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_token_lifetime(cls):
         return 7200
+
+    @classmethod
+    def default_monitored_days(cls):
+        return 7
 

@@ -15,7 +15,8 @@ class Coverage(ModelSQL, ModelView):
     district = fields.Many2One('elevator.region', "District", readonly=True)
     in_use = fields.Integer("Elevators in Use", readonly=True)
     monitored = fields.Integer("Monitored", readonly=True,
-        help="Elevators in use with a device online in the last 7 days.")
+        help="Elevators in use with a device that sent a message within "
+        "the monitoring window of the IoT configuration.")
     share = fields.Function(fields.Float("Coverage (%)", digits=(5, 1)),
         'get_share')
     target = fields.Function(fields.Float("Target (%)", digits=(5, 1)),
@@ -32,13 +33,8 @@ class Coverage(ModelSQL, ModelView):
     def table_query(cls):
         pool = Pool()
         Elevator = pool.get('elevator.elevator')
-        Device = pool.get('elevator.iot.device')
         elevator = Elevator.__table__()
-        device = Device.__table__()
-        since = dt.datetime.now() - dt.timedelta(days=7)
-        monitored = device.select(device.elevator,
-            where=(device.last_seen >= since) & (device.state != 'retired'),
-            group_by=[device.elevator])
+        monitored = Elevator.monitored_query()
         query = elevator.join(monitored, 'LEFT',
             condition=monitored.elevator == elevator.id
             ).select(

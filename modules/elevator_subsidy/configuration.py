@@ -37,13 +37,6 @@ class Configuration(metaclass=PoolMeta):
         PLACE_CATEGORIES, "Video Required in",
         help="Elevators in use in these kinds of place must have video "
         "monitoring.")
-    monitoring_online_days = fields.Integer("Monitored if Online Within",
-        domain=['OR',
-            ('monitoring_online_days', '=', None),
-            ('monitoring_online_days', '>', 0)],
-        help="Number of days: an elevator counts as monitored when one of "
-        "its devices was online during that time.")
-
     @classmethod
     def _default_sequence(cls, fs_id):
         ModelData = Pool().get('ir.model.data')
@@ -72,10 +65,6 @@ class Configuration(metaclass=PoolMeta):
     def default_video_required_categories(cls):
         return list(VIDEO_REQUIRED_CATEGORIES)
 
-    @classmethod
-    def default_monitoring_online_days(cls):
-        return 7
-
     # The getters below fall back to the defaults for a configuration
     # saved before this module was activated.
     def get_subsidy_sequence(self, name):
@@ -89,7 +78,9 @@ class Configuration(metaclass=PoolMeta):
 
     @property
     def compliance_settings(self):
-        "(since, monitoring categories, video categories, online days)"
+        """(since, monitoring categories, video categories). Whether an
+        elevator is monitored is elevator_iot's to say (its monitoring
+        window), not a setting of the subsidies."""
         return (
             self.monitoring_required_since or MONITORING_REQUIRED_SINCE,
             list(self.monitoring_required_categories
@@ -98,5 +89,4 @@ class Configuration(metaclass=PoolMeta):
             list(self.video_required_categories
                 if self.video_required_categories is not None
                 else VIDEO_REQUIRED_CATEGORIES),
-            self.monitoring_online_days or 7,
             )

@@ -78,8 +78,9 @@ class Elevator(metaclass=PoolMeta):
     __name__ = 'elevator.elevator'
 
     monitoring_active = fields.Function(fields.Boolean("Monitoring Online",
-            help="A device of the elevator was online in the last days "
-            "(7 by default); without IoT data, a connected or accepted "
+            help="The elevator is monitored: with IoT data, a device sent a "
+            "message within the monitoring window of the IoT "
+            "configuration; without, a connected or accepted "
             "installation."),
         'get_monitoring_active', searcher='search_monitoring_active')
     monitoring_required = fields.Function(fields.Boolean(
@@ -100,17 +101,14 @@ class Elevator(metaclass=PoolMeta):
         'elevator', "Subsidies", readonly=True)
 
     @classmethod
-    def monitoring_online_since(cls, moment=None):
-        Configuration = Pool().get('elevator.configuration')
-        *_, days = Configuration(1).compliance_settings
-        return (moment or dt.datetime.now()) - dt.timedelta(days=days)
-
-    @classmethod
-    def monitored_query(cls, since):
-        """SQL query of the ids of the elevators monitored since the
-        datetime. Without IoT data: a monitoring installation is connected
-        or accepted (elevator_iot overrides it with the devices' last
-        contact)."""
+    def monitored_query(cls, moment=None, live=False):
+        """SQL query of the ids of the elevators monitored at moment (now
+        by default). With elevator_iot activated, its definition (a device
+        heard within the monitoring window) is the only one; without IoT
+        data, a monitoring installation that is connected or accepted."""
+        iot_query = getattr(super(), 'monitored_query', None)
+        if iot_query is not None:
+            return iot_query(moment, live=live)
         ProjectLine = Pool().get('elevator.installation.project.line')
         line = ProjectLine.__table__()
         return line.select(line.elevator,
@@ -121,7 +119,7 @@ class Elevator(metaclass=PoolMeta):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         ids = [e.id for e in elevators]
-        monitored = cls.monitored_query(cls.monitoring_online_since())
+        monitored = cls.monitored_query()
         cursor.execute(*table.select(table.id,
                 where=SQL_OPERATORS['in'](table.id, ids)
                 & table.id.in_(monitored)))
@@ -132,13 +130,13 @@ class Elevator(metaclass=PoolMeta):
     def search_monitoring_active(cls, name, clause):
         _, operator, value = clause[:3]
         positive = (operator == '=') == bool(value)
-        monitored = cls.monitored_query(cls.monitoring_online_since())
+        monitored = cls.monitored_query()
         return [('id', 'in' if positive else 'not in', monitored)]
 
     @classmethod
     def get_compliance(cls, elevators, names):
         Configuration = Pool().get('elevator.configuration')
-        since, monitoring, video, _ = Configuration(1).compliance_settings
+        since, monitoring, video = Configuration(1).compliance_settings
         result = {n: {} for n in names}
         for elevator in elevators:
             if 'monitoring_required' in names:
@@ -154,7 +152,7 @@ class Elevator(metaclass=PoolMeta):
     @classmethod
     def search_monitoring_required(cls, name, clause):
         Configuration = Pool().get('elevator.configuration')
-        since, categories, _, _ = Configuration(1).compliance_settings
+        since, categories, _ = Configuration(1).compliance_settings
         _, operator, value = clause[:3]
         required = ['OR',
             ('commissioning_date', '>=', since),
@@ -173,7 +171,7 @@ class Elevator(metaclass=PoolMeta):
     @classmethod
     def search_video_required(cls, name, clause):
         Configuration = Pool().get('elevator.configuration')
-        _, _, categories, _ = Configuration(1).compliance_settings
+        _, _, categories = Configuration(1).compliance_settings
         _, operator, value = clause[:3]
         if (operator == '=') == bool(value):
             return [('place_category', 'in', categories)]
@@ -184,9 +182,8 @@ class Elevator(metaclass=PoolMeta):
         """SQL conditions on the elevator table: (monitored, must be
         monitored but is not, video required but missing)."""
         Configuration = Pool().get('elevator.configuration')
-        since, monitoring, video, _ = Configuration(1).compliance_settings
-        monitored = table.id.in_(cls.monitored_query(
-                cls.monitoring_online_since(moment)))
+        since, monitoring, video = Configuration(1).compliance_settings
+        monitored = table.id.in_(cls.monitored_query(moment))
         required = ((table.commissioning_date >= since)
             | _in(table.place_category, monitoring))
         has_video = Coalesce(table.has_video, Literal(False)) == Literal(True)
@@ -208,7 +205,8 @@ class Coverage(ModelSQL, ModelView):
         'get_level', searcher='search_level')
     in_use = fields.Integer("Elevators in Use", readonly=True)
     monitored = fields.Integer("Monitored", readonly=True,
-        help="Elevators in use with a device online in the last 7 days.")
+        help="Elevators in use with a device that sent a message within "
+        "the monitoring window of the IoT configuration.")
     with_video = fields.Integer("With Video", readonly=True)
     monitoring_missing = fields.Integer("Must Be Monitored, Are Not",
         readonly=True)

@@ -1,22 +1,10 @@
 """With elevator_iot activated, the IoT data decides: an elevator is
-monitored when one of its devices was online in the last days, and an
+monitored as elevator_iot defines it (Elevator.monitored_query), and an
 installed device is connected when a device of that type of that elevator
 has been online (elevator.iot.device: elevator, type, state, last_seen)."""
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import without_check_access
-
-
-class Elevator(metaclass=PoolMeta):
-    __name__ = 'elevator.elevator'
-
-    @classmethod
-    def monitored_query(cls, since):
-        Device = Pool().get('elevator.iot.device')
-        device = Device.__table__()
-        return device.select(device.elevator,
-            where=(device.last_seen >= since)
-            & (device.state != 'retired'))
 
 
 class ProjectLine(metaclass=PoolMeta):

@@ -306,7 +306,8 @@ def _public(world):
 
 def _iot(world):
     """Devices: e1 installed 2025-02-01; e2 installed 2025-05-01 (after
-    Q1); e5 retired; e6 without install date, registered now (after Q1).
+    Q1); e5 retired; e6 without install date, registered now (after Q1);
+    all heard from 3 days ago.
 
     Events (UTC): e1 fault 7 (rescue) 2025-02-10, e1 fault 20 (record
     only) 2025-03-01, e2 fault 4 (repair) 2025-06-01, e5 fault 4
@@ -327,6 +328,12 @@ def _iot(world):
                 'elevator': e[6].id},
             ])
     Device.retire([d5])
+    # Heard from 3 days ago: monitored now (and d1 at the end of Q1, being
+    # installed by then); d5 too, but it is retired.
+    table = Device.__table__()
+    Transaction().connection.cursor().execute(*table.update(
+            [table.last_seen], [dt.datetime.now() - dt.timedelta(days=3)],
+            where=table.id.in_([d1.id, d2.id, d5.id, d6.id])))
     types = {t.code: t for t in FaultType.search([])}
 
     def event(device, elevator, code, when, n):
