@@ -36,7 +36,7 @@ import pytest
 
 from elevator_platform import scratch_db, tryton_env
 
-from test_browser import free_port, stop, wait_for
+from support.process import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
