@@ -139,7 +139,8 @@ Every demo user has the password: $PASSWORD
   property1                                    property company / user unit
   fire finance auditor                         fire rescue, finance clerk, auditor
 Running beside the server: trytond-cron (escalation, offline detection,
-planning, warnings, retention), the MQTT bridge and a device simulation.
+planning, warnings, retention), the MQTT bridge, a device simulation and
+a call centre ringing 96196 every few minutes (dispatcher: extension 8001).
 Stop it with: make stop-demo   (or scripts/demo.sh stop); logs in $LOG/
 EOF
 }
@@ -270,6 +271,13 @@ start_optional_services() {
     # and are stopped by `scripts/demo.sh stop` like it.
     local name
     local started=()
+    # The call centre rings 96196 every few minutes (signed CTI events):
+    # the call pops up for the dispatcher (extension 8001).
+    if has_command simulate-calls && ! alive calls; then
+        start_bg calls "$VENV/bin/elevator" simulate-calls -c "$CONF" \
+            -d "$DB" --url "$URL" --interval "${DEMO_CALL_INTERVAL:-300}"
+        started+=(calls)
+    fi
     has_command bridge || return 0
     if ! listening "$MQTT_PORT"; then
         if ! alive broker; then

@@ -17,6 +17,7 @@ COMMANDS = [
     'iot.embedded_broker',
     'backup',
     'report_cli',
+    'call_simulator',
     ]
 
 

@@ -46,6 +46,24 @@ def generate(pool, rng, elevators):
     count = min(1500, max(30, len(elevators) // 20))
     history(pool, rng, elevators, count, _utcnow(), grids)
     open_tickets(pool, rng, elevators)
+    call_centre(pool)
+
+
+# The demo's call centre (`elevator simulate-calls` plays it) and the
+# extension the demo dispatcher answers on.
+CTI_CLIENT_ID, CTI_SECRET, CTI_EXTENSION = (
+    'demo-call-centre', 'elevator-demo-cti', '8001')
+
+
+def call_centre(pool):
+    Client = pool.get('elevator.rescue.cti.client')
+    User = pool.get('res.user')
+    if not Client.search([('client_id', '=', CTI_CLIENT_ID)]):
+        Client.create([{'name': '莆田 96196 呼叫中心（演示）',
+                    'client_id': CTI_CLIENT_ID, 'secret': CTI_SECRET}])
+    dispatchers = User.search([('login', '=', 'dispatcher')])
+    if dispatchers and not dispatchers[0].cti_extension:
+        User.write(dispatchers, {'cti_extension': CTI_EXTENSION})
 
 
 def _elevator_rows(pool, elevators):
