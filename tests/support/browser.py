@@ -334,8 +334,10 @@ MENU_READY = '''(() => {
     const screen = Sao.main_menu_screen;
     if (!screen || !screen.current_view) { return false; }
     const rows = document.querySelectorAll('#menu .treeview tbody tr');
+    // With Tryton's bus open, sao keeps one long poll running.
+    const polling = (Sao.Bus && Sao.Bus.listening) ? 1 : 0;
     return Array.from(rows).some(r => r.offsetParent !== null)
-        && jQuery.active == 0;
+        && jQuery.active <= polling;
 })()'''
 
 
