@@ -114,7 +114,7 @@ class Call(ModelSQL, ModelView):
     caller_number = fields.Char("Caller Number", readonly=True,
         strip=False)
     caller_number_masked = fields.Function(
-        fields.Char("Caller Number"), 'get_caller_number_masked')
+        fields.Char("Caller Number (masked)"), 'get_caller_number_masked')
     called_number = fields.Char("Called Number", readonly=True)
     ivr_digits = fields.Char("IVR Digits", readonly=True,
         help="What the caller keyed in: the rescue code printed in the car.")
