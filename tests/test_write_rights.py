@@ -21,7 +21,7 @@ from elevator_platform import cli, scratch_db, tryton_env
 
 MODULES = ('elevator_assessment', 'elevator_public', 'elevator_subsidy',
     'elevator_rescue', 'elevator_iot', 'elevator_maintenance')
-ELEVATORS = 12
+ELEVATORS = 20
 # One demo user of each non-admin role.
 USERS = ['city', 'chengxiang', 'hanjiang', 'dispatcher', 'firm1', 'tech1', 'property1',
     'fire', 'finance', 'auditor']
@@ -44,7 +44,7 @@ def database():
     scratch_db.create_database(name, modules=MODULES)
     try:
         assert cli.main(['demo-data', '-d', name, '--elevators',
-                    str(ELEVATORS), '--seed', '3', '--quiet']) == 0
+                    str(ELEVATORS), '--seed', '5', '--quiet']) == 0
         yield name
     finally:
         scratch_db.drop_database(name)

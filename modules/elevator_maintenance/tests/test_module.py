@@ -71,6 +71,8 @@ def visit(order, check_in, minutes, distance=10, state='done',
         'check_out': check_in + dt.timedelta(minutes=minutes),
         'duration': float(minutes),
         'check_in_distance': distance,
+        # The phone's position (the distance above stands for it).
+        'check_in_latitude': 25.4352, 'check_in_longitude': 119.0078,
         'on_time': local_date(check_in) <= order.planned_date,
         }
     if technicians:
