@@ -33,6 +33,7 @@ GRADES = [
     ('B', "B"),
     ('C', "C"),
     ('D', "D"),
+    ('not_rated', "Not Rated"),
     ]
 SCORE_DIGITS = 2
 
