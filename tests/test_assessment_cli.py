@@ -93,8 +93,8 @@ def test_demo_quarters_have_maintenance_and_subsidy(database):
     """The last complete quarter and the current one have a value for
     every indicator of maintenance (D03-D05) and subsidies (D10) in every
     district with elevators; the current one for every indicator in at
-    least one district. This year's credit grades rest on records: no firm
-    with elevators under contract is graded on nothing."""
+    least one district. This year's credit grades rest on records: a firm
+    is graded on its maintenance records or not rated."""
     past, current = _quarters()
     with tryton_env.transaction(database, readonly=True) as pool:
         Period = pool.get('elevator.assessment.period')
@@ -114,10 +114,17 @@ def test_demo_quarters_have_maintenance_and_subsidy(database):
         assert with_value == {f'D{i:02d}' for i in range(1, 11)}
         evaluations = Evaluation.search([('year', '=', current[0].year)])
         assert evaluations
+        assert {e.grade for e in evaluations} & set('ABCD')
         for evaluation in evaluations:
             lines = {l.code: l for l in evaluation.lines}
-            assert lines['U01'].denominator, evaluation.rec_name
-            assert evaluation.grade != 'A' or lines['U01'].value >= 90
+            # Graded on maintenance records, or not rated (a firm without
+            # contract nor record), with the reason.
+            if evaluation.grade == 'not_rated':
+                assert evaluation.not_rated_reason
+                assert not lines['U01'].denominator
+            else:
+                assert lines['U01'].denominator, evaluation.rec_name
+                assert evaluation.grade != 'A' or lines['U01'].value >= 90
 
 
 def test_public_api_serves_published_grades(database):
