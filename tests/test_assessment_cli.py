@@ -85,9 +85,49 @@ def test_demo_tables_and_grades(database):
         published = Evaluation.search([('year', '=', last_year)])
         assert published
         assert {e.state for e in published} == {'published'}
-        assert {e.grade for e in published} <= set('ABCD')
+        # The demo's firms have no contract nor record before this year:
+        # too little data for last year's grades.
+        assert {e.grade for e in published} <= set('ABCD') | {'not_rated'}
         drafts = Evaluation.search([('year', '=', last_year + 1)])
         assert {e.state for e in drafts} == {'draft'}
+
+
+def test_demo_quarters_have_maintenance_and_subsidy(database):
+    """The last complete quarter and the current one have a value for
+    every indicator of maintenance (D03-D05) and subsidies (D10) in every
+    district with elevators; the current one for every indicator in at
+    least one district. This year's credit grades rest on records: a firm
+    is graded on its maintenance records or not rated."""
+    past, current = _quarters()
+    with tryton_env.transaction(database, readonly=True) as pool:
+        Period = pool.get('elevator.assessment.period')
+        Evaluation = pool.get('elevator.credit.evaluation')
+        for start, _ in [past[-1], current]:
+            period, = Period.search([('start_date', '=', start)])
+            rows = [r for r in period.districts if r.elevator_count]
+            assert rows
+            for row in rows:
+                values = {l.code: l.value for l in row.lines}
+                missing = [c for c in ['D03', 'D04', 'D05', 'D10']
+                    if values[c] is None]
+                assert not missing, (start, row.district.name, missing)
+        period, = Period.search([('start_date', '=', current[0])])
+        with_value = {l.code for r in period.districts for l in r.lines
+            if l.value is not None}
+        assert with_value == {f'D{i:02d}' for i in range(1, 11)}
+        evaluations = Evaluation.search([('year', '=', current[0].year)])
+        assert evaluations
+        assert {e.grade for e in evaluations} & set('ABCD')
+        for evaluation in evaluations:
+            lines = {l.code: l for l in evaluation.lines}
+            # Graded on maintenance records, or not rated (a firm without
+            # contract nor record), with the reason.
+            if evaluation.grade == 'not_rated':
+                assert evaluation.not_rated_reason
+                assert not lines['U01'].denominator
+            else:
+                assert lines['U01'].denominator, evaluation.rec_name
+                assert evaluation.grade != 'A' or lines['U01'].value >= 90
 
 
 def test_public_api_serves_published_grades(database):

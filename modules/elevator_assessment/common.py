@@ -34,6 +34,7 @@ GRADES = [
     ('B', "B"),
     ('C', "C"),
     ('D', "D"),
+    ('not_rated', "Not Rated"),
     ]
 SCORE_DIGITS = 2
 

@@ -1,4 +1,5 @@
-"Settings of the assessment: the credit grade thresholds."
+"""Settings of the assessment: the credit grade thresholds and the data a
+grade needs."""
 from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
@@ -18,6 +19,13 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         digits=(5, 2), domain=[('grade_c', '>=', 0)],
         help="Units scoring less are graded D (interview and "
         "rectification).")
+    minimum_rated_weight = fields.Float("Data Needed for a Grade (%)",
+        required=True, digits=(5, 1),
+        domain=[('minimum_rated_weight', '>=', 0),
+            ('minimum_rated_weight', '<=', 100)],
+        help="Share of the weight of the indicators that must have a "
+        "value for the unit to be graded; with less, the unit is not "
+        "rated, with the reason.")
 
     @classmethod
     def default_grade_a(cls):
@@ -30,6 +38,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_grade_c(cls):
         return 60.0
+
+    @classmethod
+    def default_minimum_rated_weight(cls):
+        return 50.0
 
     @property
     def thresholds(self):

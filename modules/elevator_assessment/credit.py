@@ -10,7 +10,7 @@ from trytond.model import (
     Index, ModelSQL, ModelView, Unique, fields)
 from trytond.modules.elevator.workflow import Workflow
 from trytond.pool import Pool
-from trytond.pyson import PYSONEncoder
+from trytond.pyson import Eval, PYSONEncoder
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
@@ -55,6 +55,9 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
         help="Elevators in use maintained by the unit when evaluated.")
     score = fields.Float("Score", digits=(5, 2), readonly=True)
     grade = fields.Selection(GRADES, "Grade", readonly=True)
+    not_rated_reason = fields.Char("Why Not Rated", readonly=True,
+        states={'invisible': Eval('grade') != 'not_rated'},
+        help="Why the unit has no grade: too little data to grade it.")
     consequence = fields.Function(fields.Char("Consequence"),
         'get_consequence')
     rank = fields.Integer("Rank", readonly=True)
@@ -104,6 +107,8 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
         return {e.id: 1 for e in evaluations}
 
     def get_consequence(self, name):
+        if self.grade == 'not_rated':
+            return self.not_rated_reason
         return consequence(self.grade)
 
     def get_rec_name(self, name):
@@ -138,7 +143,11 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
             indicators = Indicator.for_scope('unit')
         keys = engine.elevators_in_use('maintenance_unit')
         table = engine.compute('unit', indicators, ctx, keys)
-        thresholds = Configuration(1).thresholds
+        configuration = Configuration(1)
+        thresholds = configuration.thresholds
+        minimum_weight = configuration.minimum_rated_weight
+        if minimum_weight is None:
+            minimum_weight = 50.0
         authority = ElevatorConfiguration(1).authority_name
         now = utc_now()
 
@@ -165,15 +174,31 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
                             indicator.target, indicator.zero_at),
                         })
             score_ = total([(l['score'], l['weight']) for l in lines])
-            if score_ is None:
+            weight = sum(l['weight'] or 0 for l in lines)
+            if not weight:
                 # Nothing to evaluate the unit on (no indicator available).
                 continue
+            # Indicators without a value drop out of the score: a unit
+            # whose score rests on too little is not rated, never A.
+            share = round_half_up(sum(l['weight'] or 0 for l in lines
+                    if l['score'] is not None) * 100 / weight, 1)
+            if score_ is None or share < minimum_weight:
+                grade_ = 'not_rated'
+                with Transaction().set_context(
+                        language=snapshot_language()):
+                    reason = gettext(
+                        'elevator_assessment.msg_not_rated_little_data',
+                        share=share, minimum=minimum_weight)
+            else:
+                grade_ = grade(score_, thresholds)
+                reason = None
             vlist.append({
                     'maintenance_unit': unit,
                     'year': year,
                     'elevator_count': elevators,
                     'score': score_,
-                    'grade': grade(score_, thresholds),
+                    'grade': grade_,
+                    'not_rated_reason': reason,
                     'grade_a': thresholds[0],
                     'grade_b': thresholds[1],
                     'grade_c': thresholds[2],
@@ -182,13 +207,15 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
                     'authority': authority,
                     'lines': [('create', lines)],
                     })
-        rank_of = ranks({i: v['score'] for i, v in enumerate(vlist)})
+        rank_of = ranks({i: v['score'] if v['grade'] != 'not_rated'
+                else None for i, v in enumerate(vlist)})
         for i, values in enumerate(vlist):
             values['rank'] = rank_of[i]
         params = dumps({
                 'as_of': as_of.isoformat(),
                 'year': year,
                 'thresholds': thresholds,
+                'minimum_rated_weight': minimum_weight,
                 'indicators': [{
                         'code': i.code, 'formula': i.formula,
                         'weight': i.weight, 'direction': i.direction,

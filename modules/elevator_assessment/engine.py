@@ -21,9 +21,10 @@ left out until they are due.
 import datetime as dt
 from collections import namedtuple
 
-from sql import Literal, Null
+from sql import Literal, Null, Union
 from sql.aggregate import Count, Sum
-from sql.conditionals import Case, Coalesce
+from sql.conditionals import Case, Coalesce, Greatest, Least
+from sql.functions import Round
 from sql.operators import Concat, Like
 
 from trytond.model.fields import SQL_OPERATORS
@@ -38,6 +39,11 @@ DISTRICT_LEVELS = ['district', 'zone']
 DONE_VISIT_STATES = ['done', 'confirmed', 'disputed']
 OPEN_FEEDBACK_STATES = ['received', 'assigned']
 DEFAULT_CONFIRM_DAYS = 7
+# Used when the maintenance module has no half-monthly rule for every
+# category: the longest gap between two visits (days).
+DEFAULT_MAX_INTERVAL = 15
+# Contracts that kept elevators under a unit's maintenance at some time.
+CONTRACT_IN_FORCE_STATES = ['active', 'expired', 'terminated']
 
 Formula = namedtuple('Formula', [
         'code', 'scope', 'source', 'kind', 'direction', 'models', 'query',
@@ -115,15 +121,11 @@ def _inspection_on_time(ctx):
         group_by=[e.district])
 
 
-def _installed_devices(ctx):
-    "Elevators with a monitoring device installed by the end of the period."
-    Device = Pool().get('elevator.iot.device')
-    d = Device.__table__()
-    return d.select(d.elevator,
-        where=(d.state != 'retired') & (
-            (d.install_date <= ctx.end_date)
-            | ((d.install_date == Null) & (d.create_date < ctx.end))),
-        group_by=[d.elevator])
+def monitored_at(moment):
+    """SQL query of the ids of the elevators monitored at moment: the one
+    definition of elevator_iot (a device heard within its window)."""
+    Elevator = Pool().get('elevator.elevator')
+    return Elevator.monitored_query(moment)
 
 
 def coverage_target(year):
@@ -136,23 +138,81 @@ def _iot_coverage(ctx):
     Elevator = pool.get('elevator.elevator')
     ctx.params['iot_coverage_target'] = coverage_target(ctx.year)
     e = Elevator.__table__()
-    installed = _installed_devices(ctx)
-    return e.join(installed, 'LEFT',
-        condition=installed.elevator == e.id
-        ).select(e.district, Count(installed.elevator), Count(e.id),
+    # Monitored at the end of the period (or now, for the current one).
+    return e.select(e.district,
+        _count_if(e.id.in_(monitored_at(ctx.due_end))), Count(e.id),
         where=(e.state == 'in_use') & (e.district != Null),
         group_by=[e.district])
+
+
+def max_interval():
+    """Days an elevator may go without a visit (the half-monthly rule of
+    the maintenance module for every category, 15 by default)."""
+    Rule = model('elevator.maintenance.rule')
+    if Rule is not None:
+        for rule in Rule.search([
+                    ('category', '=', None),
+                    ('maintenance_type', '=', 'half_monthly'),
+                    ], limit=1):
+            return rule.max_interval
+    return DEFAULT_MAX_INTERVAL
+
+
+def _missed(ctx, key):
+    """(key, elevators) of the elevators in use that a contract kept under
+    the unit's maintenance for longer than the maximum interval of the
+    period (up to what is due) and that have no maintenance visit made in
+    the period: maintenance that should have been made and was not, which
+    no record shows. A firm that records nothing is not spared by having
+    nothing to count."""
+    pool = Pool()
+    Contract = pool.get('elevator.maintenance.contract')
+    Relation = pool.get('elevator.maintenance.contract-elevator.elevator')
+    Elevator = pool.get('elevator.elevator')
+    Order = pool.get('elevator.maintenance.order')
+    c = Contract.__table__()
+    r = Relation.__table__()
+    e = Elevator.__table__()
+    o = Order.__table__()
+    days = max_interval()
+    ctx.params['missed_after_days'] = days
+    covered_from = Greatest(c.start_date, ctx.start_date)
+    covered_to = Least(Coalesce(c.termination_date, c.end_date),
+        ctx.due_date)
+    column = c.maintenance_unit if key == 'maintenance_unit' else e.district
+    visited = o.select(o.elevator,
+        where=_visits_done_where(ctx, o) & (o.elevator != Null))
+    return r.join(c, condition=r.contract == c.id
+        ).join(e, condition=r.elevator == e.id
+        ).select(column.as_('key'), Count(e.id, distinct=True).as_('missed'),
+        where=c.state.in_(CONTRACT_IN_FORCE_STATES)
+        & (e.state == 'in_use') & (column != Null)
+        & (covered_to >= covered_from + Literal(days))
+        & ~e.id.in_(visited),
+        group_by=[column])
+
+
+def _with_missed(ctx, key, query, missed_is_hit):
+    """query (key, hits, total) with the missed maintenance of _missed
+    added: each elevator missed is one visit due and not made (a hit of
+    the shares where lower is better)."""
+    missed = _missed(ctx, key)
+    union = Union(query, missed.select(missed.key,
+            missed.missed if missed_is_hit else ZERO, missed.missed),
+        all_=True)
+    return union.select(union.key, Sum(union.hits), Sum(union.total),
+        group_by=[union.key])
 
 
 def _orders_due(ctx, key):
     Order = Pool().get('elevator.maintenance.order')
     o = Order.__table__()
-    return o.select(getattr(o, key),
-        _count_if(o.on_time == TRUE), Count(o.id),
+    return _with_missed(ctx, key, o.select(getattr(o, key).as_('key'),
+        _count_if(o.on_time == TRUE).as_('hits'), Count(o.id).as_('total'),
         where=(o.planned_date >= ctx.start_date)
         & (o.planned_date <= ctx.due_date)
         & (getattr(o, key) != Null),
-        group_by=[getattr(o, key)])
+        group_by=[getattr(o, key)]), False)
 
 
 def min_duration_table():
@@ -194,18 +254,20 @@ def _orders_duration(ctx, key, short=False):
         hits = _count_if(~long_enough | (o.duration == Null))
     else:
         hits = _count_if(long_enough)
-    return o.select(getattr(o, key), hits, Count(o.id),
+    return _with_missed(ctx, key, o.select(getattr(o, key).as_('key'),
+        hits.as_('hits'), Count(o.id).as_('total'),
         where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
-        group_by=[getattr(o, key)])
+        group_by=[getattr(o, key)]), short)
 
 
 def _orders_confirmed(ctx, key):
     Order = Pool().get('elevator.maintenance.order')
     o = Order.__table__()
-    return o.select(getattr(o, key),
-        _count_if(o.state == 'confirmed'), Count(o.id),
+    return _with_missed(ctx, key, o.select(getattr(o, key).as_('key'),
+        _count_if(o.state == 'confirmed').as_('hits'),
+        Count(o.id).as_('total'),
         where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
-        group_by=[getattr(o, key)])
+        group_by=[getattr(o, key)]), False)
 
 
 def _orders_unconfirmed(ctx, key):
@@ -218,11 +280,12 @@ def _orders_unconfirmed(ctx, key):
     ctx.params['confirm_days'] = days
     late = ctx.as_of - dt.timedelta(days=days)
     o = Order.__table__()
-    return o.select(getattr(o, key),
-        _count_if(o.state.in_(['done', 'disputed']) & (o.check_out < late)),
-        Count(o.id),
+    return _with_missed(ctx, key, o.select(getattr(o, key).as_('key'),
+        _count_if(o.state.in_(['done', 'disputed'])
+            & (o.check_out < late)).as_('hits'),
+        Count(o.id).as_('total'),
         where=_visits_done_where(ctx, o) & (getattr(o, key) != Null),
-        group_by=[getattr(o, key)])
+        group_by=[getattr(o, key)]), True)
 
 
 def _level1_dispatches(ctx):
@@ -353,27 +416,70 @@ def _faults_unit(ctx):
 
 
 def _subsidy_executed(ctx):
-    """Programmes of the period's year run by a district (or a region
-    inside it): amounts paid by the end of the period over their
-    budgets. Programmes of the whole city count for no district."""
+    """Programmes of the period's year: amounts paid by the end of the
+    period over their budgets, per district.
+
+    A programme run by a district (or a region inside it) counts for that
+    district. A programme of the whole city counts for each of its
+    districts with the share of its budget of the district's elevators in
+    use and the amounts paid for the district's applications: a city
+    programme is the districts' too, and a district without a programme of
+    its own is not left without the indicator."""
     pool = Pool()
     Program = pool.get('elevator.subsidy.program')
     Application = pool.get('elevator.subsidy.application')
     Region = pool.get('elevator.region')
+    Elevator = pool.get('elevator.elevator')
     p = Program.__table__()
     a = Application.__table__()
     r = Region.__table__()
     dr = Region.__table__()
+    paid_where = (a.state == 'paid') & (a.paid_date <= ctx.end_date)
     paid = a.select(a.program, Sum(Coalesce(a.paid_amount, 0)).as_('paid'),
-        where=(a.state == 'paid') & (a.paid_date <= ctx.end_date),
-        group_by=[a.program])
-    return p.join(r, condition=p.region == r.id
+        where=paid_where, group_by=[a.program])
+    own = p.join(r, condition=p.region == r.id
         ).join(dr, condition=Like(r.path, Concat(dr.path, '%'))
         ).join(paid, 'LEFT', condition=paid.program == p.id
-        ).select(dr.id, Sum(Coalesce(paid.paid, 0)), Sum(p.budget),
+        ).select(dr.id.as_('key'), Coalesce(paid.paid, 0).as_('paid'),
+        p.budget.as_('budget'),
         where=(p.year == ctx.year) & (p.state != 'draft')
-        & dr.level.in_(DISTRICT_LEVELS),
-        group_by=[dr.id])
+        & dr.level.in_(DISTRICT_LEVELS))
+
+    # City programmes, shared by the districts under them.
+    p2 = Program.__table__()
+    a2 = Application.__table__()
+    r2 = Region.__table__()
+    d2 = Region.__table__()
+    e = Elevator.__table__()
+    e2 = Elevator.__table__()
+    d3 = Region.__table__()
+    in_use = e.select(e.district, Count(e.id).as_('n'),
+        where=(e.state == 'in_use') & (e.district != Null),
+        group_by=[e.district])
+    under_city = e2.join(d3, condition=e2.district == d3.id).select(
+        Count(e2.id),
+        where=(e2.state == 'in_use')
+        & Like(d3.path, Concat(r2.path, '%')))
+    paid_district = a2.select(a2.program, a2.district,
+        Sum(Coalesce(a2.paid_amount, 0)).as_('paid'),
+        where=(a2.state == 'paid') & (a2.paid_date <= ctx.end_date)
+        & (a2.district != Null),
+        group_by=[a2.program, a2.district])
+    shared = p2.join(r2, condition=p2.region == r2.id
+        ).join(d2, condition=Like(d2.path, Concat(r2.path, '%'))
+        ).join(in_use, condition=in_use.district == d2.id
+        ).join(paid_district, 'LEFT',
+            condition=(paid_district.program == p2.id)
+            & (paid_district.district == d2.id)
+        ).select(d2.id.as_('key'), Coalesce(paid_district.paid, 0),
+        p2.budget * in_use.n / under_city,
+        where=(p2.year == ctx.year) & (p2.state != 'draft')
+        & ~r2.level.in_(DISTRICT_LEVELS)
+        & d2.level.in_(DISTRICT_LEVELS))
+    union = Union(own, shared, all_=True)
+    # Amounts are kept in cents.
+    return union.select(union.key, Sum(union.paid),
+        Round(Sum(union.budget), 2), group_by=[union.key])
 
 
 FORMULAS = {f.code: f for f in [

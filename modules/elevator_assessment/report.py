@@ -129,10 +129,15 @@ def credit_grades_data(evaluations):
     return CreditGrades(meta, year, thresholds,
         {g: consequence(g) for g in 'ABCD'}, _indicators(lines), [
             UnitRow(e.rank, e.maintenance_unit.rec_name, e.elevator_count,
-                e.score, e.grade, e.consequence,
+                e.score, NOT_RATED if e.grade == 'not_rated' else e.grade,
+                e.consequence,
                 {l.code: _line(l) for l in e.lines})
             for e in evaluations],
         first.parameters if first else '')
+
+
+# How the reports (in Chinese) show a unit not rated.
+NOT_RATED = "不予评级"
 
 
 def brief_districts(region):

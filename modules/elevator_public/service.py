@@ -36,6 +36,7 @@ LANGUAGES = ('zh_CN', 'en')
 DEFAULT_LANGUAGE = 'zh_CN'
 MAINTENANCE_DONE = ['done', 'confirmed']
 # A half-monthly gap over 15 days is overdue (TSG T5002, DESIGN §7).
+# Without a rule of the maintenance module (the card asks the rules).
 MAINTENANCE_GAP = dt.timedelta(days=15)
 MAINTENANCE_LIST = 10
 CODE_MAX = 64
@@ -180,12 +181,28 @@ def _card_query(pool, code):
         columns += [order.select(order.check_out, **last),
             order.select(order.type, **last)]
         names += ['maintenance_at', 'maintenance_type']
+        Rule = get_model(pool, 'elevator.maintenance.rule')
+        if Rule is not None:
+            # Overdue is the maintenance rules' to say: the longest
+            # interval of half-monthly visits of the elevator's category
+            # (or of every category), read when the card is asked for.
+            rule = Rule.__table__()
+            general = Rule.__table__()
+            columns.append(Coalesce(
+                    rule.select(rule.max_interval,
+                        where=(rule.category == elevator.category)
+                        & (rule.maintenance_type == 'half_monthly'),
+                        limit=1),
+                    general.select(general.max_interval,
+                        where=(general.category == Null)
+                        & (general.maintenance_type == 'half_monthly'),
+                        limit=1)))
+            names.append('maintenance_interval')
     Device = get_model(pool, 'elevator.iot.device')
     if Device is not None:
-        device = Device.__table__()
-        columns.append(Exists(device.select(Literal(1),
-                    where=(device.elevator == elevator.id)
-                    & (device.state != 'retired'))))
+        # Monitored as elevator_iot defines it: a device heard within the
+        # monitoring window, not merely registered.
+        columns.append(elevator.id.in_(Elevator.monitored_query(live=True)))
         names.append('remote_monitoring')
     Status = get_model(pool, 'elevator.iot.status')
     if Status is not None:
@@ -400,7 +417,9 @@ def safety_notes(row, today, maintenance_known):
         last = row.get('maintenance_at')
         if not last:
             notes.append('no_maintenance_record')
-        elif today - last.date() > MAINTENANCE_GAP:
+        elif today - last.date() > (
+                dt.timedelta(days=row['maintenance_interval'])
+                if row.get('maintenance_interval') else MAINTENANCE_GAP):
             notes.append('maintenance_overdue')
     return notes
 

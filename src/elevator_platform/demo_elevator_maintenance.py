@@ -3,7 +3,9 @@
 `generate(pool, rng, elevators)` gives the demo's elevators in use, per
 user unit (or property company) and maintenance unit, a maintenance
 contract, registers each firm's technicians (the demo users tech1 and tech2
-as technicians of their firm), records the last two months of visits with
+as technicians of their firm), records the visits since each contract
+began (70 to 330 days ago, so that every quarter of the assessment tables
+has the visits it assesses; the checklists of the last month) with
 their TSG T5002 checklists (a few visits too short, checked in too far
 away, not confirmed, disputed), plans the coming month, raises the
 warnings, and opens a few repair orders. Elevators already under a
@@ -16,7 +18,10 @@ import datetime as dt
 from decimal import Decimal
 
 BATCH = 500
-HISTORY_DAYS = 60
+# Visits are recorded from the start of each contract, at most this long
+# ago: a firm with contracts and no records would count as missing every
+# maintenance in the assessment.
+HISTORY_DAYS = 330
 # Checklist lines are kept for the visits of the last CHECKLIST_DAYS.
 CHECKLIST_DAYS = 30
 MODES = [('regular', 80), ('on_demand', 8), ('iot', 8), ('insurance', 4)]
@@ -164,8 +169,8 @@ def _technicians(pool, rng, firms, today):
 
 
 def _history(pool, rng, contracts, members, technicians, today):
-    """The visits of the last two months, recorded and mostly confirmed,
-    in set-based inserts; return how many."""
+    """The visits since the start of each contract, recorded and mostly
+    confirmed, in set-based inserts; return how many."""
     from sql import Literal
     from sql.conditionals import Case
 

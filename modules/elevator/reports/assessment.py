@@ -403,6 +403,12 @@ def credit_grades_xlsx(grades):
     for k, row in enumerate(grades.rows):
         r = header + 1 + k
         score = cell(r, total_col)
+        if row.grade and row.grade not in {'A', 'B', 'C', 'D'}:
+            # Not rated: too little data, whatever the score.
+            book.write(sheet, r, grade_col, row.grade, 'text')
+            book.write(sheet, r, consequence_col, row.consequence or '',
+                'wrap')
+            continue
         book.formula(sheet, r, grade_col,
             f'=IF(ISNUMBER({score}),IF({score}>={refs["A级最低分"]},"A",'
             f'IF({score}>={refs["B级最低分"]},"B",'

@@ -280,23 +280,31 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         check(c['D09'], 1, 2, 50.0, 50)
         check(h['D09'], 0, 1, 0.0, 0)
         # D10 subsidy: 城厢's 2025 programme paid 30,000 of 100,000 by
-        # 03-31 (20,000 more on 04-15); 涵江 has no 2025 programme.
-        check(c['D10'], 30000, 100000, 30.0, 30)
-        check(h['D10'], None, None, None, None)
+        # 03-31 (20,000 more on 04-15). The city's 2025 programme (50,000)
+        # counts for its districts by their elevators in use: 4/6 for
+        # 城厢, 2/6 for 涵江, which has no programme of its own; its
+        # payment (25,000) is for no district's application.
+        self.assertEqual(c['D10'].numerator, 30000)
+        self.assertAlmostEqual(c['D10'].denominator, 100000 + 50000 * 4 / 6,
+            2)
+        self.assertAlmostEqual(c['D10'].value, 22.5, 4)
+        self.assertEqual(c['D10'].score, 22.5)
+        self.assertEqual(h['D10'].numerator, 0)
+        self.assertAlmostEqual(h['D10'].denominator, 50000 * 2 / 6, 2)
+        self.assertEqual((h['D10'].value, h['D10'].score), (0, 0))
 
-        # Totals: weighted averages of the scores present; 涵江 has no D10,
-        # whose weight (5) the others share.
+        # Totals: weighted averages of the scores present.
         weights = {'D01': 15, 'D02': 10, 'D03': 15, 'D04': 10, 'D05': 5,
             'D06': 10, 'D07': 10, 'D08': 10, 'D09': 10, 'D10': 5}
         self.assertEqual({l.code: l.weight for l in cx.lines}, weights)
         cx_total = (31.25 * 15 + 33.33 * 10 + 50 * 15 + 75 * 10 + 75 * 5
-            + 66.67 * 10 + 50 * 10 + 50 * 10 + 50 * 10 + 30 * 5) / 100
+            + 66.67 * 10 + 50 * 10 + 50 * 10 + 50 * 10 + 22.5 * 5) / 100
         hj_total = (0 * 15 + 0 * 10 + 66.67 * 15 + 50 * 10 + 50 * 5
-            + 50 * 10 + 100 * 10 + 100 * 10 + 0 * 10) / 95
+            + 50 * 10 + 100 * 10 + 100 * 10 + 0 * 10 + 0 * 5) / 100
         self.assertEqual(cx.total, round_half_up(cx_total))
-        self.assertEqual(cx.total, 49.94)
-        self.assertEqual(hj.total, 44.74)
-        self.assertAlmostEqual(hj_total, 44.7374, 4)
+        self.assertEqual(cx.total, 49.56)
+        self.assertEqual(hj.total, 42.5)
+        self.assertAlmostEqual(hj_total, 42.5005, 4)
         self.assertEqual((cx.rank, hj.rank), (1, 2))
 
     @with_transaction()
@@ -474,6 +482,129 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         self.assertFalse(a.published)
 
     @with_transaction()
+    def test_silence_not_rewarded(self):
+        "A firm recording nothing is not graded A; too little data: not rated"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Elevator = pool.get('elevator.elevator')
+        Contract = pool.get('elevator.maintenance.contract')
+        Evaluation = pool.get('elevator.credit.evaluation')
+        world = create_dataset()
+        e1 = world['e'][1]
+        silent, idle = Party.create([
+                {'name': '莆田市新立电梯有限公司', 'is_maintenance_unit': True},
+                {'name': '莆田市闲置电梯有限公司', 'is_maintenance_unit': True},
+                ])
+
+        def lifts(firm, start, count):
+            return Elevator.create([{
+                        'registration_code': f'31103503022020{n:06d}',
+                        'category': '3110', 'region': e1.region.id,
+                        'place': e1.place.id,
+                        'place_category': e1.place_category,
+                        'user_unit': world['owner'].id,
+                        'maintenance_unit': firm.id, 'state': 'in_use',
+                        } for n in range(start, start + count)])
+        # The silent firm holds an active contract for 6 elevators in use
+        # over 2025 and records nothing; the idle one has 2 elevators in
+        # the registry, no contract and no record either.
+        silent_lifts = lifts(silent, 100, 6)
+        lifts(idle, 200, 2)
+        contract, = Contract.create([{
+                    'maintenance_unit': silent.id,
+                    'user_unit': world['owner'].id,
+                    'start_date': dt.date(2025, 1, 1),
+                    'end_date': dt.date(2025, 12, 31),
+                    'mode': 'regular',
+                    'elevators': [('add', [e.id for e in silent_lifts])],
+                    }])
+        Contract.write([contract], {'state': 'active'})
+        evaluations = {e.maintenance_unit: e for e in evaluate_2025()}
+        a, b = evaluations[world['firm_a']], evaluations[world['firm_b']]
+        s, i = evaluations[silent], evaluations[idle]
+
+        # Every elevator of the silent firm's contract went the whole
+        # year without a visit: 6 maintenances missed, on U01 (on time),
+        # U02 (short: a missing visit is not long enough) and U03 (not
+        # confirmed).
+        ls = lines_by_code(s)
+        self.assertEqual((ls['U01'].numerator, ls['U01'].denominator),
+            (0, 6))
+        self.assertEqual((ls['U02'].numerator, ls['U02'].denominator),
+            (6, 6))
+        self.assertEqual((ls['U03'].numerator, ls['U03'].denominator),
+            (6, 6))
+        self.assertEqual([ls[c].score for c in ['U01', 'U02', 'U03']],
+            [0, 0, 0])
+        # Per-100 indicators of nothing still score 100 (U06-U08, U10):
+        # 30 of the 65 points weighed.
+        self.assertEqual(s.score, round(30 * 100 / 65, 2))
+        self.assertEqual(s.grade, 'D')
+        self.assertIsNone(s.not_rated_reason)
+
+        # The idle firm has only the per-100 indicators (30 of 100 of the
+        # weight, under the 50 % needed): not rated, with the reason, and
+        # not ranked.
+        self.assertEqual(i.grade, 'not_rated')
+        self.assertIsNone(i.rank)
+        self.assertEqual(i.not_rated_reason,
+            "Too little data for a grade: indicators with a value weigh "
+            "30.0 % of the total, 50.0 % are needed.")
+        self.assertEqual(i.consequence, i.not_rated_reason)
+
+        # The active firms are graded on their data as before.
+        self.assertEqual((a.score, a.grade), (73.25, 'C'))
+        self.assertEqual((b.score, b.grade), (77.98, 'B'))
+        self.assertEqual((b.rank, a.rank, s.rank), (1, 2, 3))
+        self.assertNotIn('A', {e.grade for e in Evaluation.search([])})
+
+        # The reports say so too: no grade computed from the idle firm's
+        # score of 100 in the spreadsheet.
+        import openpyxl
+        ids = [e.id for e in evaluations.values()]
+        _, content, _ = self.execute('elevator.credit.grades_xlsx', ids)
+        values = openpyxl.load_workbook(BytesIO(content), data_only=True)
+        rows = {r[1]: r for r in values["信用等级"].iter_rows(min_row=8,
+                values_only=True) if r[1]}
+        self.assertEqual(rows[idle.name][14:16],
+            ("不予评级", i.not_rated_reason))
+        self.assertEqual(rows[silent.name][14], 'D')
+        _, content, _ = self.execute('elevator.credit.grades', ids)
+        self.assertIn("不予评级", ''.join(pdf_text(content).split()))
+
+    @with_transaction()
+    def test_grade_d_refuses_new_contracts(self):
+        "A firm graded D cannot put a new contract in force"
+        pool = Pool()
+        Contract = pool.get('elevator.maintenance.contract')
+        Evaluation = pool.get('elevator.credit.evaluation')
+        world = create_dataset()
+        evaluations = {e.maintenance_unit: e for e in evaluate_2025()}
+        a = evaluations[world['firm_a']]
+        # Firm A graded D (its thresholds raised), firm B B.
+        Evaluation.write([a], {'grade': 'D'})
+        Evaluation.publish(list(evaluations.values()))
+        today = pool.get('ir.date').today()
+
+        def contract(firm, elevator):
+            return Contract.create([{
+                        'maintenance_unit': firm.id,
+                        'user_unit': world['owner'].id,
+                        'start_date': today,
+                        'end_date': today.replace(year=today.year + 1),
+                        'mode': 'regular',
+                        'elevators': [('add', [elevator.id])],
+                        }])[0]
+        refused = contract(world['firm_a'], world['e'][1])
+        with self.assertRaises(UserError) as cm:
+            Contract.activate([refused])
+        self.assertIn("credit grade of 2025 is D", cm.exception.message)
+        self.assertEqual(Contract(refused.id).state, 'draft')
+        accepted = contract(world['firm_b'], world['e'][2])
+        Contract.activate([accepted])
+        self.assertEqual(accepted.state, 'active')
+
+    @with_transaction()
     def test_grade_thresholds_configurable(self):
         "The grades follow the configured thresholds, kept with them"
         pool = Pool()
@@ -615,6 +746,101 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         self.assertEqual(trend[-1].month, today.strftime('%Y-%m'))
 
     @with_transaction()
+    def test_monitored_one_meaning(self):
+        "Every figure of monitoring counts the same elevators"
+        pool = Pool()
+        Elevator = pool.get('elevator.elevator')
+        Device = pool.get('elevator.iot.device')
+        IotCoverage = pool.get('elevator.iot.coverage')
+        SubsidyCoverage = pool.get('elevator.subsidy.coverage')
+        Live = pool.get('elevator.assessment.live')
+        Period = pool.get('elevator.assessment.period')
+        District = pool.get('elevator.assessment.district')
+        Configuration = pool.get('elevator.iot.configuration')
+        from trytond.modules.elevator_public import service
+        from .. import figures
+        from ..common import period_bounds
+        world = create_dataset()
+        cx, e = world['cx'], world['e']
+        # 城厢's e1-e4: a device registered but never connected (e1's
+        # DEV-0001 keeps no last_seen), one heard 3 days ago (e2), one
+        # 10 days ago (e3), a retired one heard yesterday (e4).
+        now = dt.datetime.now()
+        d1, d2 = Device.search([('serial', 'in', ['DEV-0001', 'DEV-0002'])],
+            order=[('serial', 'ASC')])
+        d3, d4 = Device.create([
+                {'serial': 'DEV-0003', 'type': 'controller_terminal',
+                    'elevator': e[3].id},
+                {'serial': 'DEV-0004', 'type': 'controller_terminal',
+                    'elevator': e[4].id},
+                ])
+        Device.retire([d4])
+        table = Device.__table__()
+        cursor = Transaction().connection.cursor()
+        for device, ago in [(d1, None), (d2, 3), (d3, 10), (d4, 1)]:
+            cursor.execute(*table.update(
+                    [table.last_seen, table.install_date],
+                    [now - dt.timedelta(days=ago) if ago else None,
+                        dt.date(2024, 1, 1)],
+                    where=table.id == device.id))
+        regulator = create_user('chengxiang', 'group_district_regulator',
+            regions=[cx])
+        today = pool.get('ir.date').today()
+        start, end = period_bounds('quarter', today)
+        period = Period.get_or_create('quarter', start, end)
+
+        def figures_of_cx():
+            "{figure: number of monitored elevators of 城厢}"
+            result = {}
+            set_user, check = acting(regulator)
+            with set_user, check:
+                lifts = Elevator.browse([e[i].id for i in range(1, 5)])
+                result['field'] = sum(1 for l in lifts if l.monitored)
+                result['search'] = Elevator.search_count([
+                        ('district', '=', cx.id), ('monitored', '=', True)])
+                result['not search'] = 4 - Elevator.search_count([
+                        ('district', '=', cx.id),
+                        ('state', '=', 'in_use'),
+                        ('monitored', '=', False)])
+                live, = Live.search([('district', '=', cx.id)])
+                result['dashboard'] = live.monitored
+                result['subsidy field'] = sum(
+                    1 for l in lifts if l.monitoring_active)
+            coverage, = IotCoverage.search([('district', '=', cx.id)])
+            result['iot coverage'] = coverage.monitored
+            SubsidyCoverage.compute()
+            snapshot, = SubsidyCoverage.search([
+                    ('region', '=', cx.id), ('date', '=', today)])
+            result['subsidy coverage'] = snapshot.monitored
+            Period.compute([period])
+            row, = District.search([
+                    ('period', '=', period.id), ('district', '=', cx.id)])
+            result['D01'], = [l.numerator for l in row.lines
+                if l.code == 'D01']
+            result['brief'] = figures.brief([cx.id],
+                today.replace(day=1), today)[cx.id]['monitored']
+            result['public card'] = sum(
+                1 for i in range(1, 5) if service.card(pool,
+                    e[i].public_token)['remote_monitoring'])
+            return result
+
+        # Default window, 7 days: only e2.
+        self.assertEqual(Configuration(1).monitored_days, 7)
+        found = figures_of_cx()
+        self.assertEqual(found, {k: 1 for k in found}, found)
+        self.assertEqual(len(found), 10)
+        self.assertEqual(
+            [bool(Elevator(e[i].id).monitored) for i in range(1, 5)],
+            [False, True, False, False])
+
+        # A window of 14 days: e2 and e3, everywhere.
+        config = Configuration(1)
+        config.monitored_days = 14
+        config.save()
+        found = figures_of_cx()
+        self.assertEqual(found, {k: 2 for k in found}, found)
+
+    @with_transaction()
     def test_brief_figures(self):
         "The figures of the monthly brief"
         from .. import figures
@@ -671,9 +897,9 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         words = ''.join(text.split())
         for expected in ["莆田市市场监督管理局", "区县电梯安全考核表",
                 "2025年第1季度", "2025-01-01至2025-03-31", "城厢区",
-                "涵江区", "49.94", "44.74", "31.25", "33.33", "草稿",
+                "涵江区", "49.56", "42.50", "31.25", "33.33", "草稿",
                 "数据截至2025-04-1008:00", "第1页/共", "生成时间",
-                "30,000", "100,000"]:
+                "30,000"]:
             self.assertIn(expected, words)
         # 城厢 ranks first.
         self.assertLess(text.index("城厢区"), text.index("涵江区"))
@@ -718,9 +944,9 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         self.assertEqual(row[1:3], ["城厢区", 4])
         self.assertEqual(row[0], 1)
         self.assertEqual(row[3], 31.25)
-        self.assertEqual(row[-1], 49.94)
+        self.assertEqual(row[-1], 49.56)
         self.assertEqual([c.value for c in values["考核总表"][9]][-1],
-            44.74)
+            42.5)
         self.assertTrue(summary['N8'].value.startswith('=IFERROR(ROUND('
                 'SUMPRODUCT(D8:M8,$D$6:$M$6)'))
         self.assertTrue(summary['A8'].value.startswith('=IF(ISNUMBER(N8)'))
@@ -728,7 +954,8 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
 
         detail = book["指标明细"]
         self.assertEqual(detail.freeze_panes, 'D7')
-        # 10 indicators for each district, 涵江's D10 without a value.
+        # 10 indicators for each district, 涵江's D10 from the city's
+        # programme.
         self.assertEqual(detail.auto_filter.ref, 'A6:L26')
         first = [c.value for c in detail[7]]
         self.assertEqual(first[:6], ["城厢区", "D01",
@@ -738,9 +965,11 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         self.assertTrue(first[11].startswith('=IF(G7="","",'))
         cached = [c.value for c in values["指标明细"][7]]
         self.assertEqual((cached[6], cached[11]), (25, 31.25))
-        self.assertEqual([c.value for c in detail[26]][:7],
-            ["涵江区", "D10", "Subsidy budget executed", None, None, 100,
-                '=IF(N(E26)>0,D26/E26*F26,"")'])
+        last = [c.value for c in detail[26]][:7]
+        self.assertEqual(last[:4], ["涵江区", "D10", "Subsidy budget executed",
+                0])
+        self.assertAlmostEqual(last[4], 50000 * 2 / 6, 2)
+        self.assertEqual(last[5:], [100, '=IF(N(E26)>0,D26/E26*F26,"")'])
         self.assertIsNone(detail['A27'].value)
         parameters = [c.value for c in book["参数"]['B']]
         self.assertIn(' "iot_coverage_target": 80.0,', parameters)
@@ -883,7 +1112,7 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
             self.assertEqual(len(Live.search([])), 8)
             data = District.export_data(District.search([]),
                 ['district/rec_name', 'total', 'rank'])
-            self.assertIn(['城厢区', 49.94, 1], data)
+            self.assertIn(['城厢区', 49.56, 1], data)
             self.assertTrue(Evaluation.export_data(Evaluation.search([]),
                     ['maintenance_unit/rec_name', 'grade']))
             _, content, _ = self.execute(

@@ -95,3 +95,37 @@ class ElevatorPublicIntegrationTestCase(unittest.TestCase):
         self.assertEqual([i['type'] for i in items],
             ['half_monthly', 'quarterly'])
         self.assertEqual(items[0]['duration_minutes'], 40)
+
+    @with_transaction()
+    def test_card_maintenance_overdue_from_rules(self):
+        "The card says maintenance is overdue as the maintenance rules do"
+        from .. import service
+        pool = Pool()
+        Order = pool.get('elevator.maintenance.order')
+        Rule = pool.get('elevator.maintenance.rule')
+        elevator = create_elevator()
+        now = dt.datetime.now()
+        order, = Order.create([{
+                    'elevator': elevator.id, 'type': 'half_monthly',
+                    'planned_date': dt.date.today() - dt.timedelta(days=18),
+                    }])
+        Order.write([order], {'state': 'confirmed',
+                'check_in': now - dt.timedelta(days=18, minutes=45),
+                'check_out': now - dt.timedelta(days=18)})
+
+        def notes():
+            return [n['code'] for n in service.card(
+                    pool, elevator.rescue_code)['safety_notes']]
+        rule, = Rule.search([('category', '=', None),
+                ('maintenance_type', '=', 'half_monthly')])
+        self.assertEqual(rule.max_interval, 15)
+        # 18 days since the last visit: overdue for a 15-day rule.
+        self.assertIn('maintenance_overdue', notes())
+        # A rule of 20 days for every category: not yet.
+        Rule.write([rule], {'max_interval': 20})
+        self.assertNotIn('maintenance_overdue', notes())
+        # The elevator's own category has a rule of 16 days: overdue.
+        Rule.create([{'category': elevator.category,
+                    'maintenance_type': 'half_monthly', 'min_duration': 30,
+                    'max_interval': 16, 'max_distance': 500}])
+        self.assertIn('maintenance_overdue', notes())
