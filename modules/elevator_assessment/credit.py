@@ -14,6 +14,7 @@ from trytond.pyson import Eval, PYSONEncoder
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
+from trytond.modules.elevator.common import Timestamp
 
 from . import engine
 from .common import (
@@ -71,8 +72,8 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
         readonly=True)
     lines = fields.One2Many('elevator.credit.evaluation.line', 'evaluation',
         "Indicators", readonly=True)
-    as_of = fields.Timestamp("Data as of", readonly=True)
-    computed_at = fields.Timestamp("Computed at", readonly=True)
+    as_of = Timestamp("Data as of", readonly=True)
+    computed_at = Timestamp("Computed at", readonly=True)
     authority = fields.Char("Authority", readonly=True)
     parameters = fields.Text("Parameters", readonly=True)
 

@@ -11,6 +11,7 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction, without_check_access
+from trytond.modules.elevator.common import Timestamp
 
 from . import engine
 from .common import (
@@ -60,10 +61,10 @@ class Period(Publication, Workflow, ModelSQL, ModelView):
     state = fields.Selection(STATES, "State", readonly=True, required=True)
     districts = fields.One2Many('elevator.assessment.district', 'period',
         "Districts", readonly=True)
-    computed_at = fields.Timestamp("Computed at", readonly=True)
+    computed_at = Timestamp("Computed at", readonly=True)
     computed_by = fields.Many2One('res.user', "Computed by", readonly=True,
         ondelete='RESTRICT')
-    as_of = fields.Timestamp("Data as of", readonly=True,
+    as_of = Timestamp("Data as of", readonly=True,
         help="Time of the data the table was computed from.")
     authority = fields.Char("Authority", readonly=True,
         help="The bureau named on the table, as when it was computed.")

@@ -6,6 +6,7 @@ from trytond.model import fields
 from trytond.model.exceptions import AccessError
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 from .common import utc_now
 
@@ -17,7 +18,7 @@ class Publication:
     # parameter that receives the record's name.
     _published_error = None
 
-    published_at = fields.Timestamp("Published at", readonly=True)
+    published_at = Timestamp("Published at", readonly=True)
     published_by = fields.Many2One('res.user', "Published by",
         readonly=True, ondelete='RESTRICT')
 

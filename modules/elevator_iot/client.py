@@ -6,6 +6,7 @@ import secrets
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import Pool
+from trytond.modules.elevator.common import Timestamp
 
 from elevator_platform.iot.passwords import (
     hash_password, new_secret, verify_password)
@@ -72,7 +73,7 @@ class Token(ModelSQL):
     client = fields.Many2One('elevator.iot.client', "Client", required=True,
         ondelete='CASCADE')
     token_hash = fields.Char("Token Hash", required=True)
-    expires_at = fields.Timestamp("Expires", required=True)
+    expires_at = Timestamp("Expires", required=True)
 
     @classmethod
     def __setup__(cls):

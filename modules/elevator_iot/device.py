@@ -12,6 +12,7 @@ from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 from elevator_platform.iot.ingest import returned
 from elevator_platform.iot.passwords import hash_password
@@ -52,7 +53,7 @@ class Device(Workflow, ModelSQL, ModelView):
             ('offline', "Offline"),
             ('retired', "Retired"),
             ], "State", readonly=True, required=True, sort=False)
-    last_seen = fields.Timestamp("Last Seen", readonly=True)
+    last_seen = Timestamp("Last Seen", readonly=True)
     firmware = fields.Char("Firmware")
     video_retention_days = fields.Integer("Video Retention (days)",
         states={'invisible': ~Eval('type').in_(list(VIDEO_TYPES))},

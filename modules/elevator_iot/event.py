@@ -6,6 +6,7 @@ from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 from .res import notify_district_regulators
 
@@ -37,11 +38,11 @@ class Event(WorkflowStateMixin, ModelSQL, ModelView):
             ('open', "Open"),
             ('cleared', "Cleared"),
             ], "State", required=True, readonly=True)
-    occurred_at = fields.Timestamp("Occurred", required=True, readonly=True)
+    occurred_at = Timestamp("Occurred", required=True, readonly=True)
     month = fields.Char("Month", readonly=True,
         help="Year and month of the occurrence, for statistics.")
-    received_at = fields.Timestamp("Received", readonly=True)
-    cleared_at = fields.Timestamp("Cleared", readonly=True)
+    received_at = Timestamp("Received", readonly=True)
+    cleared_at = Timestamp("Cleared", readonly=True)
     car_position = fields.Integer("Floor", readonly=True)
     image_url = fields.Char("Image", readonly=True)
     video_url = fields.Char("Video", readonly=True)
@@ -132,7 +133,7 @@ class DeadLetter(ModelSQL, ModelView):
     "IoT Dead Letter"
     __name__ = 'elevator.iot.dead_letter'
 
-    received_at = fields.Timestamp("Received", required=True, readonly=True)
+    received_at = Timestamp("Received", required=True, readonly=True)
     source = fields.Selection([
             ('mqtt', "MQTT"),
             ('http', "HTTPS Push"),

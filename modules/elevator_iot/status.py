@@ -6,6 +6,7 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 SERVICE_MODES = [
     (None, ""),
@@ -55,10 +56,10 @@ class Status(ModelSQL, ModelView):
     region = fields.Function(fields.Many2One('elevator.region', "Region"),
         'get_elevator_field', searcher='search_elevator_field')
     online = fields.Boolean("Online", readonly=True)
-    status_time = fields.Timestamp("Status Changed", readonly=True,
+    status_time = Timestamp("Status Changed", readonly=True,
         help="Time of the last online/offline message of the device.")
-    collect_time = fields.Timestamp("Collected", readonly=True)
-    updated_at = fields.Timestamp("Received", readonly=True)
+    collect_time = Timestamp("Collected", readonly=True)
+    updated_at = Timestamp("Received", readonly=True)
     service_mode = fields.Selection(SERVICE_MODES, "Service Mode",
         readonly=True, sort=False)
     car_direction = fields.Selection(DIRECTIONS, "Direction",

@@ -50,6 +50,9 @@ class Order(VisitMixin, Workflow, ModelSQL, ModelView):
         ondelete='RESTRICT', readonly=True)
     type = fields.Selection(MAINTENANCE_TYPES, "Type", required=True,
         sort=False, states={'readonly': Eval('state') != 'planned'})
+    type_string = type.translated('type')
+    # The calendar view shows its fields' raw values: the type's label.
+    type_name = fields.Function(fields.Char("Type"), 'get_type_name')
     planned_date = fields.Date("Planned Date", required=True,
         states={'readonly': Eval('state') != 'planned'},
         help="The latest date of the visit.")
@@ -75,6 +78,9 @@ class Order(VisitMixin, Workflow, ModelSQL, ModelView):
         'get_line_counts')
     open_count = fields.Function(fields.Integer("Items Without Result"),
         'get_line_counts')
+
+    def get_type_name(self, name):
+        return self.type_string
 
     @classmethod
     def __setup__(cls):

@@ -20,6 +20,7 @@ from trytond.modules.elevator.res import notify_district_regulators
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 from trytond.modules.elevator.web.text import last_digits, mask_phone
 
@@ -105,7 +106,7 @@ class Feedback(Workflow, ModelSQL, ModelView):
     user_unit = fields.Many2One('party.party', "User Unit", readonly=True,
         ondelete='RESTRICT', help="The elevator's user unit at submission.")
     channel = fields.Selection(CHANNELS, "Channel", readonly=True)
-    submitted_at = fields.Timestamp("Submitted at", readonly=True)
+    submitted_at = Timestamp("Submitted at", readonly=True)
     contact_phone = fields.Char("Contact Phone", size=20, strip=True,
         states={
             'readonly': Eval('id', -1) >= 0,
@@ -125,10 +126,10 @@ class Feedback(Workflow, ModelSQL, ModelView):
         "rate limits; erased with the phone number.")
     state = fields.Selection(STATES, "State", readonly=True, required=True,
         sort=False)
-    deadline = fields.Timestamp("Deadline", readonly=True)
+    deadline = Timestamp("Deadline", readonly=True)
     overdue = fields.Function(fields.Boolean("Overdue"), 'get_overdue',
         searcher='search_overdue')
-    warned_at = fields.Timestamp("Overdue Warning Sent", readonly=True)
+    warned_at = Timestamp("Overdue Warning Sent", readonly=True)
     assigned_to = fields.Selection(ASSIGNEES, "Assigned to", sort=False,
         states={
             'readonly': Eval('state') != 'received',
@@ -147,12 +148,12 @@ class Feedback(Workflow, ModelSQL, ModelView):
                     ['OR', ('is_user_unit', '=', True),
                         ('is_property_company', '=', True)],
                     ()))])
-    assigned_at = fields.Timestamp("Assigned at", readonly=True)
+    assigned_at = Timestamp("Assigned at", readonly=True)
     reply = fields.Text("Reply", states={
             'readonly': Eval('state') != 'assigned',
             },
         help="Shown to the submitter who follows the submission.")
-    replied_at = fields.Timestamp("Replied at", readonly=True)
+    replied_at = Timestamp("Replied at", readonly=True)
     replied_by = fields.Many2One('res.user', "Replied by", readonly=True,
         ondelete='SET NULL')
     replied_late = fields.Boolean("Replied Late", readonly=True)
@@ -161,7 +162,7 @@ class Feedback(Workflow, ModelSQL, ModelView):
         help="Every reply sent, with who sent it and when.")
     resolution = fields.Selection(RESOLUTIONS, "Resolution", sort=False,
         states={'readonly': Eval('state') == 'closed'})
-    closed_at = fields.Timestamp("Closed at", readonly=True)
+    closed_at = Timestamp("Closed at", readonly=True)
     personal_data_erased = fields.Boolean("Contact Erased", readonly=True)
     notes = fields.Text("Internal Notes",
         help="Not shown to the submitter.")

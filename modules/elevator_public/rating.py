@@ -12,6 +12,7 @@ from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.transaction import Transaction
+from trytond.modules.elevator.common import Timestamp
 
 SCORES = [(None, "")] + [(s, str(s)) for s in range(1, 6)]
 COMMENT_MAX = 200
@@ -126,8 +127,8 @@ class RatingUnitYear(ModelSQL, ModelView):
         digits=(3, 2), readonly=True)
     low_count = fields.Integer("Ratings of 1-2 Stars", readonly=True,
         help="Ratings that gave the maintenance 1 or 2 stars.")
-    first_rating = fields.Timestamp("First Rating", readonly=True)
-    last_rating = fields.Timestamp("Last Rating", readonly=True)
+    first_rating = Timestamp("First Rating", readonly=True)
+    last_rating = Timestamp("Last Rating", readonly=True)
 
     @classmethod
     def __setup__(cls):

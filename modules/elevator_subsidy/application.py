@@ -26,6 +26,7 @@ from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
+from trytond.modules.elevator.common import Timestamp
 
 from .program import (
     AMOUNT_DIGITS, COMMITTED_STATES, DEVICE_TYPES, PENDING_STATES, ZERO,
@@ -160,8 +161,8 @@ class Application(Workflow, ModelSQL, ModelView):
         "reject, pay) and then cleared. Returning or rejecting needs one.")
     decisions = fields.One2Many('elevator.subsidy.decision', 'application',
         "Decisions", readonly=True)
-    submitted_at = fields.Timestamp("Submitted at", readonly=True)
-    approved_at = fields.Timestamp("Approved at", readonly=True)
+    submitted_at = Timestamp("Submitted at", readonly=True)
+    approved_at = Timestamp("Approved at", readonly=True)
     paid_date = fields.Date("Payment Date",
         states={'readonly': Eval('state') != 'approved'})
     payment_reference = fields.Char("Payment Reference",
@@ -1170,7 +1171,7 @@ class Decision(ModelSQL, ModelView):
     step_name = fields.Char("Step", readonly=True)
     user = fields.Many2One('res.user', "By", required=True,
         ondelete='RESTRICT', readonly=True)
-    date = fields.Timestamp("Date", required=True, readonly=True)
+    date = Timestamp("Date", required=True, readonly=True)
     comment = fields.Text("Comment", readonly=True)
     amount = fields.Numeric("Amount (yuan)", digits=AMOUNT_DIGITS,
         readonly=True)
