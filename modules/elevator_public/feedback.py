@@ -15,12 +15,13 @@ from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
+from trytond.modules.elevator.privacy import mask_phone
 from trytond.modules.elevator.res import notify_district_regulators
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 
-from elevator_platform.web.text import last_digits, mask_phone
+from elevator_platform.web.text import last_digits
 
 from .exceptions import FeedbackError
 
