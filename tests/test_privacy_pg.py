@@ -495,3 +495,156 @@ def test_rpc_dispatcher_logged(database, world, client):
         [world['ticket']], ['caller_phone']) == [[PHONE]]
     assert (count('read'), count('export')) == (before[0] + 1, before[1] + 1)
 
+
+# Item 8: technicians' phone and certificate number.
+
+@pytest.mark.parametrize('login, expected', [
+        ('firm', 'own'),
+        ('tech', 'own'),
+        ('other_firm', 'other'),
+        ('dispatcher', 'all'),
+        ('city', 'all'),
+        ('district', 'own'),
+        ('other_district', 'none'),
+        ('property', 'refused'),
+        ('fire', 'refused'),
+        ('auditor', 'refused'),
+        ('finance', 'refused'),
+        ])
+def test_technician_personal_data(database, world, login, expected):
+    """Phone and certificate number of a technician: the own firm,
+    dispatch and the regulators of the elevators the technician served;
+    every other role is refused on read, search, order and export (the
+    name and the validity of the certificate stay visible)."""
+    own, other = world['technician'], world['other_technician']
+
+    def run(pool):
+        Technician = pool.get('elevator.maintenance.technician')
+        visible = Technician.search([('id', 'in', [own, other])],
+            order=[('id', 'ASC')])
+        outcome = {'visible': [t.id for t in visible]}
+        for name in ['phone', 'certificate_number']:
+            attempts = {
+                'read': lambda: Technician.read([t.id for t in visible],
+                    [name]),
+                'search': lambda: Technician.search([(name, 'like', '1%')]),
+                'order': lambda: Technician.search([], order=[(name, 'ASC')]),
+                'export': lambda: Technician.export_data(visible, [name]),
+                'dotted': lambda: pool.get(
+                    'elevator.maintenance.order').search(
+                    [(f'technicians.{name}', '!=', None)]),
+                }
+            for route, attempt in attempts.items():
+                result = refused(attempt)
+                outcome[name, route] = 'refused' if result is True else (
+                    'read' if route == 'read' else 'answered')
+                if route == 'read' and result is not True:
+                    outcome[name, 'values'] = sorted(r[name] for r in result)
+        if visible:
+            outcome['name'] = sorted(t.name for t in visible)
+            outcome['certified'] = [t.certified for t in visible]
+        return outcome
+    outcome = as_user(database, world['users'][login], run)
+    ids = {'all': [own, other], 'own': [own], 'other': [other], 'none': []}
+    if expected == 'refused':
+        # The name stays visible; the data does not, by any route.
+        assert outcome['visible'], login
+        for key, value in outcome.items():
+            if isinstance(key, tuple):
+                assert value == 'refused', (login, key, value)
+        assert outcome['certified'] == [True] * len(outcome['visible'])
+    else:
+        assert outcome['visible'] == ids[expected], (login, outcome)
+        if expected in {'all', 'own'}:
+            assert TECH_PHONE in outcome['phone', 'values'], outcome
+            assert TECH_CERT in outcome['certificate_number', 'values']
+        else:
+            assert TECH_PHONE not in repr(outcome), outcome
+
+
+# Retention (PIPL): callers' data erased after the configured period.
+
+def text_columns_containing(database, needles):
+    """(table, column, needle) of every text column of the database, the
+    history tables included, holding one of needles."""
+    import psycopg
+    found = []
+    with psycopg.connect(scratch_db._uri_for(database),
+            autocommit=True) as conn:
+        columns = conn.execute("SELECT table_name, column_name "
+            "FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND data_type IN ('character varying', 'text')").fetchall()
+        for table, column in columns:
+            for needle in needles:
+                count, = conn.execute(
+                    f'SELECT count(*) FROM "{table}" '
+                    f'WHERE "{column}" LIKE %s', (f'%{needle}%',)).fetchone()
+                if count:
+                    found.append((table, column, needle))
+    return found
+
+
+def test_retention_erases_every_copy(database, world):
+    """Tickets closed or cancelled longer ago than the retention period
+    (default 3 years) lose their callers' names and phones on the ticket,
+    its alarms, their history tables and the public rescue request they
+    came from; younger ones keep them; the statistics stay."""
+    from trytond.modules.elevator_rescue import clock
+    old_phone, old_name, old_public = '13700000001', '王老五', '13700000003'
+    young_phone = '13700000002'
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None,
+        microsecond=0)
+    with tryton_env.transaction(database) as pool:
+        Ticket = pool.get('elevator.rescue.ticket')
+        Feedback = pool.get('elevator.public.feedback')
+        Configuration = pool.get('elevator.rescue.configuration')
+        assert Configuration(1).caller_retention_years == 3
+        tickets = {}
+        try:
+            for key, elevator, age, phone in [
+                    ('old', world['elevators'][1], 4 * 366, old_phone),
+                    ('young', world['elevators'][2], 2 * 365, young_phone)]:
+                clock.freeze(now - dt.timedelta(days=age))
+                ticket, = Ticket.create([{'elevator': elevator,
+                            'caller_name': old_name, 'caller_phone': phone,
+                            'trapped_persons': 1, 'description': '困人'}])
+                if key == 'old':
+                    feedback = Feedback.submit({'type': 'rescue_request',
+                            'elevator': elevator,
+                            'contact_phone': old_public,
+                            'text': '还有人困在里面', 'channel': 'api'})
+                    assert feedback.rescue_ticket == ticket
+                # A second version in the history table.
+                Ticket.write([ticket], {'trapped_persons': 2,
+                        'cancel_reason': 'self_released'})
+                Ticket.cancel([ticket])
+                tickets[key] = ticket.id
+        finally:
+            clock.reset()
+    assert text_columns_containing(database, [old_phone, old_public])
+    with tryton_env.transaction(database) as pool:
+        Ticket = pool.get('elevator.rescue.ticket')
+        erased = Ticket.cron_erase_caller_data()
+    assert tickets['old'] in erased and tickets['young'] not in erased
+    assert world['ticket'] not in erased
+    # No copy left anywhere, history tables included.
+    assert text_columns_containing(database,
+        [old_phone, old_public]) == []
+    # The young ticket, the open one and the statistics are untouched.
+    with tryton_env.transaction(database, readonly=True) as pool:
+        Ticket = pool.get('elevator.rescue.ticket')
+        old, young, open_ = Ticket.browse(
+            [tickets['old'], tickets['young'], world['ticket']])
+        assert (old.caller_name, old.caller_phone) == (None, None)
+        assert old.caller_data_erased
+        assert all(a.caller_phone is None and a.caller_name is None
+            for a in old.alarms)
+        assert (old.state, old.trapped_persons, old.cancel_reason) == (
+            'cancelled', 2, 'self_released')
+        assert young.caller_phone == young_phone
+        assert open_.caller_phone == PHONE
+    # A second run has nothing left to do.
+    with tryton_env.transaction(database) as pool:
+        assert pool.get('elevator.rescue.ticket').cron_erase_caller_data(
+            ) == []
+

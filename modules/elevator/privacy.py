@@ -9,7 +9,9 @@ import datetime as dt
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError
+from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 
@@ -34,6 +36,20 @@ def mask_name(name):
     if not name:
         return name
     return name[:1] + '*' * (len(name) - 1)
+
+
+def erase_history(Model, ids, field_names):
+    """Blank field_names in the history table (`__history`) of Model for
+    the records ids: the ORM never writes past versions, so this is the
+    one place that does it in SQL (retention of personal data)."""
+    if not getattr(Model, '_history', False) or not ids:
+        return
+    history = Model.__table_history__()
+    cursor = Transaction().connection.cursor()
+    columns = [getattr(history, n) for n in sorted(field_names)]
+    for sub_ids in grouped_slice(ids, 1000):
+        cursor.execute(*history.update(columns, [None] * len(columns),
+                where=SQL_OPERATORS['in'](history.id, list(sub_ids))))
 
 
 # Log of the personal data seen in full (PIPL art. 51: record who

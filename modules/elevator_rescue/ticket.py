@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 
 from sql import For, Null, Select, Values
+from sql.conditionals import Coalesce
 from sql.operators import Equal
 
 from trytond import backend
@@ -16,7 +17,7 @@ from trytond.model import (
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.modules.elevator.privacy import (
-    PersonalDataMixin, mask_name, mask_phone)
+    PersonalDataMixin, erase_history, mask_name, mask_phone)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, Id, If
 from trytond.tools import grouped_slice
@@ -321,6 +322,9 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
         help="Personal data: shown in full to the dispatch centre only.")
     trapped_persons = fields.Integer("Trapped Persons", states=_active)
     description = fields.Text("Description", states=_active)
+    caller_data_erased = fields.Boolean("Caller Data Erased", readonly=True,
+        help="The caller's name and phone number were erased at the end "
+        "of the retention period.")
 
     level = fields.Integer("Level", readonly=True, required=True,
         help="1: contracted maintenance unit; 2: the grid's on-duty units; "
@@ -1215,6 +1219,67 @@ class Ticket(CallerMixin, ModelSQL, ModelView):
                                 Escalation, 'reason', r)),
                         }) for t in tickets])
         cls._dispatch(cls.browse([t.id for t in tickets]))
+
+    @classmethod
+    def cron_erase_caller_data(cls, now=None):
+        """Daily: erase the callers' names and phone numbers of tickets
+        closed or cancelled longer ago than the retention period of the
+        configuration, on every copy (_erase_caller_copies); the tickets
+        and their figures stay for the statistics."""
+        pool = Pool()
+        Configuration = pool.get('elevator.rescue.configuration')
+        now = now or clock.now()
+        years = Configuration(1).caller_retention_years
+        try:
+            limit = now.replace(year=now.year - years)
+        except ValueError:  # 29 February
+            limit = now.replace(year=now.year - years, day=28)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=table.state.in_(FINAL_STATES)
+                & (Coalesce(table.closed_at, table.cancelled_at) < limit)
+                & ((table.caller_data_erased == Null)
+                    | (table.caller_data_erased == False)),  # noqa: E712
+                order_by=[table.id.asc]))
+        ids = [i for i, in cursor]
+        for sub_ids in grouped_slice(ids, 1000):
+            cls._erase_caller_copies(list(sub_ids))
+        return ids
+
+    @classmethod
+    def _erase_caller_copies(cls, ids):
+        """Blank the callers' data of the tickets ids wherever it was
+        copied: the tickets, their alarms and the history of both. Modules
+        that copy it elsewhere extend this (elevator_public: the rescue
+        request)."""
+        pool = Pool()
+        Alarm = pool.get('elevator.rescue.alarm')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        names = ['caller_name', 'caller_phone']
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        table = cls.__table__()
+        cursor.execute(*table.update(
+                [table.caller_name, table.caller_phone,
+                    table.caller_data_erased, table.write_date],
+                [Null, Null, True, now],
+                where=SQL_OPERATORS['in'](table.id, ids)))
+        erase_history(cls, ids, names + ['caller_data_erased'])
+        alarm = Alarm.__table__()
+        cursor.execute(*alarm.select(alarm.id,
+                where=SQL_OPERATORS['in'](alarm.ticket, ids)))
+        alarm_ids = [i for i, in cursor]
+        if alarm_ids:
+            cursor.execute(*alarm.update(
+                    [alarm.caller_name, alarm.caller_phone,
+                        alarm.write_date],
+                    [Null, Null, now],
+                    where=SQL_OPERATORS['in'](alarm.id, alarm_ids)))
+            erase_history(Alarm, alarm_ids, names)
+        transaction.counter += 1
+        _forget(cls, ids)
+        _forget(Alarm, alarm_ids)
 
     @classmethod
     def cron_escalate(cls):
