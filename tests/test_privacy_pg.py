@@ -648,3 +648,81 @@ def test_retention_erases_every_copy(database, world):
         assert pool.get('elevator.rescue.ticket').cron_erase_caller_data(
             ) == []
 
+
+# Also from the probe: foreign Origin, health endpoint, rescue cap.
+
+@pytest.mark.parametrize('method, path', [
+        ('post', 'rpc/'),
+        ('get', 'elevator/public/v1/articles'),
+        ('post', 'elevator/public/v1/feedback'),
+        ])
+def test_foreign_origin_clean_403(database, world, client, method, path):
+    """A request from a foreign web origin is refused with a short JSON
+    403, not an HTTP 500 page, on the RPC and on the public API."""
+    response = getattr(client, method)(f'/{database}/{path}',
+        headers={'Origin': 'https://evil.example'},
+        data=json.dumps({'method': 'common.server.version', 'params': []}),
+        content_type='application/json')
+    assert response.status_code == 403
+    assert response.headers['Content-Type'].startswith('application/json')
+    assert json.loads(response.data)['error']['code'] == 'forbidden'
+
+
+def test_health_never_echoes_exceptions(database, world, client):
+    """The health report of a database it cannot check (here: without
+    the IoT module) is critical, with no exception text for the client."""
+    response = client.get(f'/{database}/elevator/health')
+    assert response.status_code == 503
+    report = json.loads(response.data)
+    assert report['status'] == 'critical'
+    assert report['database']['error'] == 'unavailable'
+    body = response.data.decode()
+    for leak in ['Error', 'elevator.iot', 'Traceback', 'KeyError']:
+        assert leak not in body, body
+
+
+def test_rescue_requests_pass_the_elevator_cap(database, world, client):
+    """Once the ordinary per-elevator cap of public submissions is
+    reached, complaints are refused (429) but rescue requests still open
+    the 96196 ticket, and the dispatchers are alerted to the flood."""
+    from trytond import config
+    from trytond.modules.elevator_public import routes
+    if not config.has_section('elevator_public'):
+        config.add_section('elevator_public')
+    config.set('elevator_public', 'elevator_write_per_hour', '2')
+    config.set('elevator_public', 'write_per_hour', '50')
+    routes._limits = None
+    try:
+        with tryton_env.transaction(database, readonly=True) as pool:
+            Elevator = pool.get('elevator.elevator')
+            elevator = Elevator(world['elevators'][4])
+            code, name = elevator.rescue_code, elevator.rec_name
+
+        def submit(type_):
+            return client.post(
+                f'/{database}/elevator/public/v1/feedback',
+                data=json.dumps({'type': type_, 'elevator': code,
+                        'contact_phone': '13811112222',
+                        'text': '电梯有问题'}),
+                content_type='application/json')
+        assert [submit('complaint').status_code for _ in range(3)] == [
+            201, 201, 429]
+        answers = [submit('rescue_request') for _ in range(3)]
+        assert [a.status_code for a in answers] == [201, 201, 201], [
+            a.data[:300] for a in answers]
+    finally:
+        for option in ['elevator_write_per_hour', 'write_per_hour']:
+            config._config.remove_option('elevator_public', option)
+        config._cache_clear()
+        routes._limits = None
+    with tryton_env.transaction(database, readonly=True) as pool:
+        Ticket = pool.get('elevator.rescue.ticket')
+        Notification = pool.get('res.notification')
+        ticket, = Ticket.search([('elevator', '=', world['elevators'][4])])
+        assert [a.source for a in ticket.alarms] == ['public_app'] * 3
+        alerts = Notification.search([
+                ('user', '=', world['users']['dispatcher']),
+                ('model', '=', 'elevator.elevator'),
+                ])
+        assert len(alerts) == 1, [a.label for a in alerts]
+        assert name in alerts[0].label
