@@ -33,9 +33,10 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import (
-    BIN, DATABASE_URI, FAILURE_SCREENSHOT, PASSWORD, ROOT, SAO_ROOT, VISIBLE,
-    Chromium, admin_sql, free_port, run, stop, wait_for)
+from support.browser import (
+    FAILURE_SCREENSHOT, PASSWORD, SAO_ROOT, VISIBLE, Chromium)
+from support.db import DATABASE_URI, admin_sql
+from support.process import BIN, ROOT, free_port, run, stop, wait_for
 
 TITLE = '莆田市电梯安全智慧监管平台'
 SHOTS = ROOT / 'docs' / 'screenshots'

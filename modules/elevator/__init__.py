@@ -1,1 +1,5 @@
-# Registration of this module's classes is declared in tryton.cfg.
+# Registration of this module's classes is declared in tryton.cfg; web.origin
+# answers the requests trytond's WSGI application refuses (foreign Origin).
+from .web import origin
+
+__all__ = ['origin']

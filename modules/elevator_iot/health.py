@@ -99,6 +99,14 @@ def _seconds(delta):
     return None if delta is None else round(delta.total_seconds(), 3)
 
 
+def _datetime(value):
+    """A date-time read from the database: SQLite gives aggregates (MAX,
+    MIN) as text, PostgreSQL as datetime."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
 def _iso(value):
     return None if value is None else value.isoformat() + 'Z'
 
@@ -138,14 +146,16 @@ def health(request, pool):
     try:
         with Transaction().start(database_name, 0, readonly=True):
             report = check(pool, now)
-    except Exception as exception:
-        # The database (or the pool's connection to it) is gone.
+    except Exception:
+        # The database (or the pool's connection to it) is gone. The
+        # reason goes to the server's log only: an exception's text may
+        # name tables, hosts or values, and is never sent to a client.
         logger.warning('health check of %s failed', database_name,
             exc_info=True)
         report = {
             'status': 'critical',
             'database': {'status': 'critical', 'ok': False,
-                'error': f'{type(exception).__name__}: {exception}'[:300]},
+                'error': 'unavailable'},
             }
     report['checked_at'] = _iso(now)
     report['database_name'] = database_name
@@ -179,12 +189,13 @@ def ingestion(pool, cursor, now):
     devices = dict(cursor)
     cursor.execute(*status.select(Max(status.updated_at)))
     last, = cursor.fetchone()
+    last = _datetime(last)
     # The delay of the data of the elevators updated last.
     cursor.execute(*status.select(status.updated_at, status.collect_time,
             where=(status.updated_at != Null)
             & (status.collect_time != Null),
             order_by=[status.updated_at.desc], limit=DELAY_SAMPLE))
-    delays = [(updated - collected).total_seconds()
+    delays = [(_datetime(updated) - _datetime(collected)).total_seconds()
         for updated, collected in cursor
         if abs(updated - collected) <= DELAY_PLAUSIBLE]
     stale = _seconds(now - last) if last else None
@@ -235,6 +246,7 @@ def queue(pool, cursor, now):
     cursor.execute(*table.select(Count(Literal(1)),
             Min(table.enqueued_at), where=waiting))
     pending, oldest = cursor.fetchone()
+    oldest = _datetime(oldest)
     cursor.execute(*table.select(Count(Literal(1)),
             where=(table.dequeued_at == Null) & (table.scheduled_at > now)))
     scheduled, = cursor.fetchone()
@@ -277,7 +289,7 @@ def cron(pool, cursor, now):
     late = []
     for id_, method, next_call, created in crons:
         # A cron never run is due since it was created.
-        due = next_call or created
+        due = _datetime(next_call or created)
         if due is None:
             continue
         overdue = (now - due).total_seconds()
@@ -286,6 +298,7 @@ def cron(pool, cursor, now):
                     'due_at': _iso(due), 'late_seconds': round(overdue)})
     cursor.execute(*log.select(Max(log.ended)))
     last_run, = cursor.fetchone()
+    last_run = _datetime(last_run)
     cursor.execute(*error.select(Count(Literal(1)),
             where=error.state == 'open'))
     open_errors, = cursor.fetchone()

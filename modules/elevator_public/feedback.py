@@ -16,13 +16,14 @@ from trytond.model import (
 from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
+from trytond.modules.elevator.privacy import mask_phone
 from trytond.modules.elevator.res import notify_district_regulators
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 from trytond.modules.elevator.common import Timestamp
 
-from trytond.modules.elevator.web.text import last_digits, mask_phone
+from trytond.modules.elevator.web.text import last_digits
 
 from .exceptions import FeedbackError
 
@@ -495,8 +496,40 @@ class Feedback(Workflow, ModelSQL, ModelView):
                 ], 'elevator_public.msg_notify_rescue_request')
 
     @classmethod
-    def count_recent(cls, since, client_key=None, elevator=None):
-        "Submissions since a time by a client key and/or on an elevator."
+    def alert_rescue_flood(cls, elevator, count):
+        """Tell the 96196 dispatchers that an elevator gets an unusual
+        number of rescue requests (a real entrapment with many callers, or
+        abuse): they are all taken, the dispatchers judge."""
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        Elevator = pool.get('elevator.elevator')
+        Notification = pool.get('res.notification')
+        group = ModelData.get_id('elevator', 'group_dispatcher')
+        notifications = []
+        with Transaction().set_user(0):
+            elevator = Elevator(int(elevator))
+            for user in User.search([('groups', '=', group)]):
+                language = user.language.code if user.language else None
+                with Transaction().set_context(language=language):
+                    label = gettext(
+                        'elevator_public.msg_notify_rescue_flood',
+                        count=count, elevator=elevator.rec_name)
+                notifications.append({
+                        'user': user.id,
+                        'label': label,
+                        'model': Elevator.__name__,
+                        'records': json.dumps([elevator.id]),
+                        })
+            if notifications:
+                Notification.create(notifications)
+        return notifications
+
+    @classmethod
+    def count_recent(cls, since, client_key=None, elevator=None,
+            type_=None, exclude_type=None):
+        """Submissions since a time by a client key and/or on an elevator,
+        of a type or of all types but one."""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         where = table.submitted_at >= since
@@ -504,6 +537,10 @@ class Feedback(Workflow, ModelSQL, ModelView):
             where &= table.client_key == client_key
         if elevator is not None:
             where &= table.elevator == elevator
+        if type_ is not None:
+            where &= table.type == type_
+        if exclude_type is not None:
+            where &= table.type != exclude_type
         cursor.execute(*table.select(Count(table.id), where=where))
         return cursor.fetchone()[0]
 

@@ -56,6 +56,9 @@ LIMITS = {
     'read_per_minute': (120, 60),
     'write_per_hour': (10, 3600),
     'elevator_write_per_hour': (30, 3600),
+    # Rescue requests: own, higher caps; never the ones above.
+    'rescue_per_hour': (30, 3600),
+    'rescue_elevator_per_hour': (300, 3600),
     'follow_per_hour': (30, 3600),
     }
 _limits = None
@@ -299,16 +302,26 @@ def api_maintenance(request, pool, code):
 @with_transaction(readonly=False)
 @in_language
 def api_feedback(request, pool):
-    check_rate(request, 'write_per_hour')
     data = read_json(request, FEEDBACK_BODY_MAX,
         service.msg('too_large'), service.msg('invalid_json'))
+    check_rate(request, _write_limit(
+            data.get('type') if isinstance(data, dict) else None))
     values, images = service.validate_feedback(pool, data)
     feedback = _submit(request, pool, values, images, 'api')
     return json_response(_followed(pool, feedback), status=201)
 
 
+def _write_limit(type_):
+    "The address limiter of a submission: rescue requests have their own."
+    return 'rescue_per_hour' if type_ == 'rescue_request' else (
+        'write_per_hour')
+
+
 def _submit(request, pool, values, images, channel):
-    check_rate(request, ('elevator_write_per_hour',
+    rescue = values.get('type') == 'rescue_request'
+    check_rate(request, (
+            'rescue_elevator_per_hour' if rescue
+            else 'elevator_write_per_hour',
             ('elevator', values['elevator'])))
     key = service.client_key(pool, client_address(request))
     configured = limit_values()
@@ -316,7 +329,10 @@ def _submit(request, pool, values, images, channel):
             'feedback_per_address_hour': configured['write_per_hour'],
             'feedback_per_elevator_hour': configured[
                 'elevator_write_per_hour'],
-            })
+            'rescue_per_address_hour': configured['rescue_per_hour'],
+            'rescue_per_elevator_hour': configured[
+                'rescue_elevator_per_hour'],
+            }, type_=values.get('type'))
     return service.submit_feedback(pool, values, images, channel, key)
 
 
@@ -573,7 +589,7 @@ def h5_feedback(request, pool, code, kind):
             raise HTTPError(404, 'unknown_elevator', service.msg(
                     'elevator_unknown'))
         return html(p.feedback_form(code, kind, label))
-    check_rate(request, 'write_per_hour')
+    check_rate(request, _write_limit(type_))
     form = request.form
     values = {
         'contact_phone': form.get('contact_phone', ''),

@@ -578,17 +578,38 @@ def clean_photo(data):
         raise field_error('photos', 'invalid')
 
 
-def check_submission_limits(pool, key, elevator, limits, now=None):
+def check_submission_limits(pool, key, elevator, limits, now=None,
+        type_=None):
     """Exact limits over the stored submissions (shared by every server
-    process): per client key and per elevator within the last hour."""
+    process): per client key and per elevator within the last hour.
+
+    A rescue request is never held back by the caps of the other
+    submissions: it has its own, higher caps (`rescue_per_address_hour`,
+    `rescue_per_elevator_hour`), and when the requests on one elevator
+    pass the ordinary cap the dispatchers are alerted to the flood."""
     Feedback = pool.get('elevator.public.feedback')
     now = now or dt.datetime.now()
     since = now - dt.timedelta(hours=1)
-    if Feedback.count_recent(since, client_key=key) >= limits[
+    if type_ == 'rescue_request':
+        if Feedback.count_recent(since, client_key=key,
+                type_=type_) >= limits['rescue_per_address_hour']:
+            raise HTTPError(429, 'rate_limited', msg('rate_limited'),
+                headers={'Retry-After': '3600'})
+        count = Feedback.count_recent(since, elevator=elevator, type_=type_)
+        if count >= limits['rescue_per_elevator_hour']:
+            raise HTTPError(429, 'rate_limited',
+                msg('rate_limited_elevator'),
+                headers={'Retry-After': '3600'})
+        if count + 1 == limits['feedback_per_elevator_hour']:
+            Feedback.alert_rescue_flood(elevator, count + 1)
+        return
+    if Feedback.count_recent(since, client_key=key,
+            exclude_type='rescue_request') >= limits[
             'feedback_per_address_hour']:
         raise HTTPError(429, 'rate_limited', msg('rate_limited'),
             headers={'Retry-After': '3600'})
-    if Feedback.count_recent(since, elevator=elevator) >= limits[
+    if Feedback.count_recent(since, elevator=elevator,
+            exclude_type='rescue_request') >= limits[
             'feedback_per_elevator_hour']:
         raise HTTPError(429, 'rate_limited', msg('rate_limited_elevator'),
             headers={'Retry-After': '3600'})

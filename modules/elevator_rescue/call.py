@@ -21,7 +21,9 @@ from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction, without_check_access
 
 from . import clock
-from .ticket import ACTIVE_STATES, _notify, dispatcher_users, mask_phone
+from trytond.modules.elevator.privacy import mask_phone
+
+from .ticket import ACTIVE_STATES, _notify, dispatcher_users
 
 CALL_STATES = [
     ('ringing', "Ringing"),

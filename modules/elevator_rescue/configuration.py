@@ -46,6 +46,14 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="An elevator with at least this many entrapments within the "
         "window is listed as repeatedly trapping passengers.")
 
+    caller_retention_years = fields.Integer(
+        "Caller Data Retention (years)", required=True,
+        domain=[('caller_retention_years', '>', 0)],
+        help="The caller's name and phone number of a ticket are erased "
+        "this many years after it was closed or cancelled (on the ticket, "
+        "its alarms, their history and the public request); the "
+        "statistics are kept.")
+
     @classmethod
     def get_timezones(cls):
         return [(z, z) for z in sorted(zoneinfo.available_timezones())]
@@ -57,6 +65,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                 'elevator_rescue', 'sequence_ticket')
         except KeyError:
             return None
+
+    @classmethod
+    def default_caller_retention_years(cls):
+        return 3
 
     @classmethod
     def default_auto_dispatch_minutes(cls):

@@ -1,4 +1,4 @@
-"Escalation every minute (ir.cron)."
+"Escalation every minute and retention of callers' data (ir.cron)."
 from trytond.pool import PoolMeta
 
 
@@ -11,3 +11,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('elevator.rescue.ticket|cron_escalate',
                 "Escalate Rescue Tickets"))
+        cls.method.selection.append(
+            ('elevator.rescue.ticket|cron_erase_caller_data',
+                "Erase Rescue Callers' Data after Retention"))

@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 
 from sql import For, Null, Select, Values
+from sql.conditionals import Coalesce
 from sql.operators import Equal
 
 from trytond import backend
@@ -16,8 +17,10 @@ from trytond.model import (
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.modules.elevator.workflow import WorkflowStateMixin
+from trytond.modules.elevator.privacy import (
+    PersonalDataMixin, erase_history, mask_name, mask_phone)
 from trytond.pool import Pool
-from trytond.pyson import Bool, Eval, If
+from trytond.pyson import Bool, Eval, Id, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
@@ -118,84 +121,48 @@ WORKFLOW_FIELDS = {
 REPORT_VALUES = {
     'caller_name', 'caller_phone', 'reported_at', 'trapped_persons',
     'description', 'reference', 'origin'}
+# Who reads callers' data in full (the field access of ticket.xml): the
+# masked copies are hidden from them in the views.
+_SEES_CALLER = (
+    Id('elevator', 'group_dispatcher').in_(
+        Eval('context', {}).get('groups', []))
+    | Id('elevator', 'group_admin').in_(
+        Eval('context', {}).get('groups', [])))
 # Records an alarm may come from, when their module is installed.
 ORIGIN_MODELS = ['elevator.iot.event', 'elevator.public.feedback',
     'elevator.rescue.call']
 
 
-# Caller data (DESIGN §6): nobody outside dispatch sees it in full.
+# Caller data (DESIGN §6): nobody outside dispatch sees it in full, by any
+# route. The field access of caller_name / caller_phone (ticket.xml) lets
+# only the dispatchers and the administrator read, search or order by them;
+# everyone else sees caller_name_masked / caller_phone_masked.
 
-def caller_visible():
-    "Whether the current user may see callers' names and phone numbers."
-    transaction = Transaction()
-    if not transaction.check_access:
-        # Server-side code, cron, or the root user.
-        return True
-    pool = Pool()
-    ModelData = pool.get('ir.model.data')
-    User = pool.get('res.user')
-    return ModelData.get_id('elevator', 'group_dispatcher') in (
-        User.get_groups())
-
-
-def mask_phone(value):
-    "13812345678 -> 138****5678"
-    if not value:
-        return value
-    if len(value) <= 4:
-        return '*' * len(value)
-    if len(value) <= 7:
-        return value[:1] + '*' * (len(value) - 3) + value[-2:]
-    return value[:3] + '*' * (len(value) - 7) + value[-4:]
-
-
-def mask_name(value):
-    "张三丰 -> 张**"
-    if not value:
-        return value
-    return value[:1] + '*' * (len(value) - 1)
-
-
-def _domain_fields(domain):
-    "Field names (first part) used in a domain."
-    names = set()
-    if isinstance(domain, (list, tuple)):
-        if (len(domain) >= 3 and isinstance(domain[0], str)
-                and isinstance(domain[1], str)
-                and domain[0] not in {'AND', 'OR'}):
-            names.add(domain[0].split('.')[0])
-        else:
-            for item in domain:
-                names |= _domain_fields(item)
-    return names
-
-
-class CallerMixin:
-    "Masks caller_name and caller_phone outside dispatch, on the server."
+class CallerMixin(PersonalDataMixin):
+    "Caller's name and phone: full for dispatch, masked copies for others."
     __slots__ = ()
-    _caller_fields = {'caller_name', 'caller_phone'}
+    _personal_fields = {'caller_name', 'caller_phone'}
+
+    caller_name_masked = fields.Function(fields.Char("Caller Name",
+            states={'invisible': _SEES_CALLER},
+            help="The caller's name, masked."),
+        'get_caller_masked')
+    caller_phone_masked = fields.Function(fields.Char("Caller Phone",
+            states={'invisible': _SEES_CALLER},
+            help="The caller's phone number, masked."),
+        'get_caller_masked')
 
     @classmethod
-    def read(cls, ids, fields_names):
-        result = super().read(ids, fields_names)
-        if (cls._caller_fields & set(fields_names or [])
-                and not caller_visible()):
-            for row in result:
-                if row.get('caller_name'):
-                    row['caller_name'] = mask_name(row['caller_name'])
-                if row.get('caller_phone'):
-                    row['caller_phone'] = mask_phone(row['caller_phone'])
+    def get_caller_masked(cls, records, names):
+        result = {n: {} for n in names}
+        for record in records:
+            if 'caller_name_masked' in names:
+                result['caller_name_masked'][record.id] = mask_name(
+                    record.caller_name)
+            if 'caller_phone_masked' in names:
+                result['caller_phone_masked'][record.id] = mask_phone(
+                    record.caller_phone)
         return result
-
-    @classmethod
-    def search(cls, domain, offset=0, limit=None, order=None, count=False,
-            query=False):
-        if (not caller_visible()
-                and (_domain_fields(domain) & cls._caller_fields
-                    or {o[0] for o in (order or [])} & cls._caller_fields)):
-            raise AccessError(gettext('elevator_rescue.msg_caller_search'))
-        return super().search(domain, offset=offset, limit=limit,
-            order=order, count=count, query=query)
 
 
 def format_time(value):
@@ -352,12 +319,16 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
             "window of the configuration."),
         'get_recent_entrapments')
 
-    caller_name = fields.Char("Caller Name", states=_active,
+    caller_name = fields.Char("Caller Name", states=_active, loading='lazy',
         help="Personal data: shown in full to the dispatch centre only.")
     caller_phone = fields.Char("Caller Phone", states=_active,
+        loading='lazy',
         help="Personal data: shown in full to the dispatch centre only.")
     trapped_persons = fields.Integer("Trapped Persons", states=_active)
     description = fields.Text("Description", states=_active)
+    caller_data_erased = fields.Boolean("Caller Data Erased", readonly=True,
+        help="The caller's name and phone number were erased at the end "
+        "of the retention period.")
 
     level = fields.Integer("Level", readonly=True, required=True,
         help="1: contracted maintenance unit; 2: the grid's on-duty units; "
@@ -1244,6 +1215,67 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
         cls._dispatch(cls.browse([t.id for t in tickets]))
 
     @classmethod
+    def cron_erase_caller_data(cls, now=None):
+        """Daily: erase the callers' names and phone numbers of tickets
+        closed or cancelled longer ago than the retention period of the
+        configuration, on every copy (_erase_caller_copies); the tickets
+        and their figures stay for the statistics."""
+        pool = Pool()
+        Configuration = pool.get('elevator.rescue.configuration')
+        now = now or clock.now()
+        years = Configuration(1).caller_retention_years
+        try:
+            limit = now.replace(year=now.year - years)
+        except ValueError:  # 29 February
+            limit = now.replace(year=now.year - years, day=28)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=table.state.in_(FINAL_STATES)
+                & (Coalesce(table.closed_at, table.cancelled_at) < limit)
+                & ((table.caller_data_erased == Null)
+                    | (table.caller_data_erased == False)),  # noqa: E712
+                order_by=[table.id.asc]))
+        ids = [i for i, in cursor]
+        for sub_ids in grouped_slice(ids, 1000):
+            cls._erase_caller_copies(list(sub_ids))
+        return ids
+
+    @classmethod
+    def _erase_caller_copies(cls, ids):
+        """Blank the callers' data of the tickets ids wherever it was
+        copied: the tickets, their alarms and the history of both. Modules
+        that copy it elsewhere extend this (elevator_public: the rescue
+        request)."""
+        pool = Pool()
+        Alarm = pool.get('elevator.rescue.alarm')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        names = ['caller_name', 'caller_phone']
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        table = cls.__table__()
+        cursor.execute(*table.update(
+                [table.caller_name, table.caller_phone,
+                    table.caller_data_erased, table.write_date],
+                [Null, Null, True, now],
+                where=SQL_OPERATORS['in'](table.id, ids)))
+        erase_history(cls, ids, names + ['caller_data_erased'])
+        alarm = Alarm.__table__()
+        cursor.execute(*alarm.select(alarm.id,
+                where=SQL_OPERATORS['in'](alarm.ticket, ids)))
+        alarm_ids = [i for i, in cursor]
+        if alarm_ids:
+            cursor.execute(*alarm.update(
+                    [alarm.caller_name, alarm.caller_phone,
+                        alarm.write_date],
+                    [Null, Null, now],
+                    where=SQL_OPERATORS['in'](alarm.id, alarm_ids)))
+            erase_history(Alarm, alarm_ids, names)
+        transaction.counter += 1
+        _forget(cls, ids)
+        _forget(Alarm, alarm_ids)
+
+    @classmethod
     def cron_escalate(cls):
         "Every minute: act on every passed deadline."
         cls.escalate_due()
@@ -1460,8 +1492,11 @@ class Alarm(CallerMixin, ModelSQL, ModelView):
         readonly=True)
     received_at = fields.DateTime("Received At", required=True,
         readonly=True)
-    caller_name = fields.Char("Caller Name", readonly=True)
-    caller_phone = fields.Char("Caller Phone", readonly=True)
+    caller_name = fields.Char("Caller Name", readonly=True, loading='lazy',
+        help="Personal data: shown in full to the dispatch centre only.")
+    caller_phone = fields.Char("Caller Phone", readonly=True,
+        loading='lazy',
+        help="Personal data: shown in full to the dispatch centre only.")
     trapped_persons = fields.Integer("Trapped Persons", readonly=True)
     description = fields.Text("Description", readonly=True)
     reference = fields.Char("Reference", readonly=True,

@@ -1,6 +1,6 @@
 """Text in and out of the platform's public forms: normalisation and
-validation of what people type, HTML escaping of what pages show, masking
-of phone numbers.
+validation of what people type, HTML escaping of what pages show (the
+masking of phone numbers is the base module's `elevator.privacy`).
 
 Stored text is kept as typed (normalised, never pre-escaped); it is
 escaped where it is shown: `h()` in HTML pages, and the Tryton web client
@@ -90,19 +90,6 @@ def normalise_phone(value):
     if match:
         return f'{match.group(1)}-{match.group(2)}'
     raise TextError('invalid')
-
-
-def mask_phone(phone):
-    "138****5678 / 0594-****5678: enough to recognise, not to call."
-    if not phone:
-        return phone
-    digits = phone.replace('-', '')
-    if '-' in phone:
-        area, number = phone.split('-', 1)
-        return f'{area}-{"*" * max(0, len(number) - 4)}{number[-4:]}'
-    if len(digits) > 7:
-        return digits[:3] + '*' * (len(digits) - 7) + digits[-4:]
-    return '*' * max(0, len(digits) - 2) + digits[-2:]
 
 
 def last_digits(phone, count=4):

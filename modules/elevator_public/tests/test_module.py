@@ -2,6 +2,7 @@ import datetime as dt
 import io
 import unittest
 
+from trytond.modules.elevator.privacy import mask_phone
 from trytond.modules.elevator.tests.tools import LocaleTestMixin
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -10,7 +11,7 @@ from trytond.transaction import Transaction
 from trytond.modules.elevator.web.http import HTTPError
 from trytond.modules.elevator.web.ratelimit import RateLimiter
 from trytond.modules.elevator.web.text import (
-    TextError, clean_text, h, mask_phone, normalise_phone, paragraphs)
+    TextError, clean_text, h, normalise_phone, paragraphs)
 
 
 def create_elevator(code='31103503022016000001', **values):

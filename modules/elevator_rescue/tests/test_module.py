@@ -2,10 +2,10 @@ import datetime as dt
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
+from trytond.modules.elevator.privacy import mask_name, mask_phone
 from trytond.modules.elevator.tests.tools import LocaleTestMixin
 from trytond.modules.elevator_rescue import clock
 from trytond.modules.elevator_rescue.grid import distance_km
-from trytond.modules.elevator_rescue.ticket import mask_name, mask_phone
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -104,9 +104,9 @@ class ElevatorRescueTestCase(LocaleTestMixin, ModuleTestCase):
     def test_mask(self):
         "Caller data is masked for display"
         self.assertEqual(mask_phone('13812345678'), '138****5678')
-        self.assertEqual(mask_phone('0594-2345678'), '059*****5678')
-        self.assertEqual(mask_phone('12345'), '1**45')
-        self.assertEqual(mask_phone('119'), '***')
+        self.assertEqual(mask_phone('0594-2345678'), '0594-***5678')
+        self.assertEqual(mask_phone('12345'), '***45')
+        self.assertEqual(mask_phone('119'), '*19')
         self.assertEqual(mask_phone(None), None)
         self.assertEqual(mask_name('张三丰'), '张**')
         self.assertEqual(mask_name(''), '')
@@ -243,10 +243,11 @@ class ElevatorRescueTestCase(LocaleTestMixin, ModuleTestCase):
 
     @with_transaction()
     def test_caller_masked_outside_dispatch(self):
-        "Callers' data: full for dispatchers, masked for everyone else"
+        "Callers' data: full for dispatchers (logged), masked for others"
         pool = Pool()
         Ticket = pool.get('elevator.rescue.ticket')
         Alarm = pool.get('elevator.rescue.alarm')
+        Access = pool.get('elevator.privacy.access')
         world = create_world()
         ticket, = Ticket.create([{
                     'elevator': world['lift'].id,
@@ -254,33 +255,55 @@ class ElevatorRescueTestCase(LocaleTestMixin, ModuleTestCase):
                     'caller_phone': '13812345678',
                     }])
         Ticket.dispatch([ticket])
+        alarm_ids = [a.id for a in ticket.alarms]
         dispatcher = create_user('dispatcher', 'group_dispatcher')
         firm = create_user('firm1', 'group_firm_manager', [world['firm']])
         city = create_user('city', 'group_city_regulator')
         names = ['caller_name', 'caller_phone']
-        for user, expected in [
-                (dispatcher, ('张三丰', '13812345678')),
-                (firm, ('张**', '138****5678')),
-                (city, ('张**', '138****5678')),
-                ]:
+        masked = ['caller_name_masked', 'caller_phone_masked']
+        for user in [firm, city]:
             user_ctx, access_ctx = as_user(user)
             with user_ctx, access_ctx:
-                row, = Ticket.read([ticket.id], names)
-                self.assertEqual((row['caller_name'], row['caller_phone']),
-                    expected, msg=user.login)
-                alarm, = Alarm.read([a.id for a in ticket.alarms], names)
-                self.assertEqual(alarm['caller_phone'], expected[1])
-                if user == dispatcher:
-                    self.assertEqual(Ticket.search(
-                            [('caller_phone', '=', '13812345678')]),
-                        [ticket])
-                else:
+                row, = Ticket.read([ticket.id], masked)
+                self.assertEqual(
+                    (row['caller_name_masked'], row['caller_phone_masked']),
+                    ('张**', '138****5678'), msg=user.login)
+                alarm, = Alarm.read(alarm_ids, masked)
+                self.assertEqual(alarm['caller_phone_masked'], '138****5678')
+                for Model, ids in [(Ticket, [ticket.id]), (Alarm, alarm_ids)]:
                     with self.assertRaises(AccessError):
-                        Ticket.search([('caller_phone', 'like', '138%')])
+                        Model.read(ids, ['caller_phone'])
                     with self.assertRaises(AccessError):
-                        Ticket.search([], order=[('caller_phone', 'ASC')])
-        # Server-side code sees the data.
+                        Model.search([('caller_phone', 'like', '138%')])
+                    with self.assertRaises(AccessError):
+                        Model.search([], order=[('caller_phone', 'ASC')])
+                    with self.assertRaises(AccessError):
+                        Model.export_data(Model.browse(ids), ['caller_name'])
+        self.assertEqual(Access.search([], count=True), 0)
+        user_ctx, access_ctx = as_user(dispatcher)
+        with user_ctx, access_ctx:
+            row, = Ticket.read([ticket.id], names)
+            self.assertEqual((row['caller_name'], row['caller_phone']),
+                ('张三丰', '13812345678'))
+            self.assertEqual(Ticket.search(
+                    [('caller_phone', '=', '13812345678')]), [ticket])
+            alarm, = Alarm.read(alarm_ids, ['caller_phone'])
+            self.assertEqual(alarm['caller_phone'], '13812345678')
+            # Dispatch works without reading the caller's data.
+            self.assertEqual(Ticket(ticket.id).state, 'dispatched')
+        logged = sorted((a.user.id, a.model, a.record, a.field, a.purpose)
+            for a in Access.search([]))
+        self.assertEqual(logged, sorted([
+                    (dispatcher.id, 'elevator.rescue.ticket', ticket.id,
+                        'caller_name', 'read'),
+                    (dispatcher.id, 'elevator.rescue.ticket', ticket.id,
+                        'caller_phone', 'read'),
+                    (dispatcher.id, 'elevator.rescue.alarm', alarm_ids[0],
+                        'caller_phone', 'read'),
+                    ]))
+        # Server-side code sees the data, and is not logged.
         self.assertEqual(ticket.caller_phone, '13812345678')
+        self.assertEqual(Access.search([], count=True), 3)
 
     @with_transaction()
     def test_workflow_fields_protected(self):
