@@ -759,8 +759,10 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
     try:
         with Mosquitto(workdir, name='mosquitto-deaf') as broker:
             proxy = DeafProxy(broker.port)
+            metrics_port = free_port()
             bridge = BridgeProcess(database, proxy.port, workdir,
-                client_id='reliability-deaf', args=['--heartbeat', '2'])
+                client_id='reliability-deaf', args=['--heartbeat', '2',
+                    '--metrics-port', str(metrics_port)])
             try:
                 bridge.start()
                 wait_for(lambda: bridge_row(database)
@@ -794,6 +796,20 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
                 assert set(row['lanes']) == {'alarm', 'telemetry'}
                 assert row['lanes']['alarm']['reconnects'] >= 1
                 assert row['heartbeat_rtt_seconds'] is not None
+                # The same counters for Prometheus.
+                metrics = metrics_of(metrics_port)
+                assert metrics['elevator_bridge_messages_total'
+                    '{lane="alarm"}'] >= 1
+                assert metrics['elevator_bridge_reconnects_total'
+                    '{lane="alarm"}'] >= 1
+                assert metrics['elevator_bridge_reconnects_total'
+                    '{lane="telemetry"}'] >= 1
+                assert metrics['elevator_bridge_connected'
+                    '{lane="telemetry"}'] == 1
+                assert metrics['elevator_bridge_shed_total'
+                    '{lane="telemetry"}'] == 0
+                assert 0 <= metrics['elevator_bridge_heartbeat_age_seconds'
+                    '{lane="alarm"}'] < 10
             except BaseException:
                 print(bridge.output(since_start=False)[-6000:])
                 raise
@@ -804,6 +820,20 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
         assert health_of_bridges(database, later=60)['status'] == 'ok'
     finally:
         scratch_db.drop_database(database)
+
+
+def metrics_of(port):
+    "The Prometheus text of a bridge, as {name{labels}: value}."
+    import urllib.request
+    with urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics',
+            timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith('#'):
+            name, value = line.rsplit(' ', 1)
+            values[name] = float(value)
+    return values
 
 
 def bridge_row(database):
