@@ -382,7 +382,8 @@ def test_bridge_process_killed_alone(workdir):
             try:
                 bridge.start()
                 workers = children(bridge.process.pid)
-                assert len(workers) == 2
+                # Two for the telemetry lane, one for the alarm lane.
+                assert len(workers) == 3
                 with Publisher(broker.port) as publisher:
                     publishing = threading.Thread(target=stream.publish,
                         args=(publisher, 400, progress), daemon=True)
