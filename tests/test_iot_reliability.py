@@ -14,6 +14,7 @@ the bridge's persistent session (max_queued_messages 0).
 """
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -856,3 +857,75 @@ def health_of_bridges(database, later=0):
         cursor = Transaction().connection.cursor()
         return health.bridges(pool, cursor, dt.datetime.utcnow()
             + dt.timedelta(seconds=later))
+
+
+def test_faults_overtake_a_flood_of_running(workdir):
+    """Running readings at QoS 0 as fast as two publishers can send them
+    (more than the bridge commits here), with 20 trapped-passenger faults
+    at QoS 1 among them, one after the other: every fault is stored once
+    while the flood goes on (the alarm lane does not wait for the
+    telemetry lane), and the telemetry lane reports what it shed."""
+    database = iot_database('flood')
+    try:
+        with Mosquitto(workdir, name='mosquitto-flood') as broker:
+            bridge = BridgeProcess(database, broker.port, workdir,
+                client_id='reliability-flood')
+            faults = faults_of('FLOOD', 20)
+            ids = {payload['faultId'] for _, payload in faults}
+            flooding = threading.Event()
+            sent = [0, 0]
+            try:
+                bridge.start()
+
+                def flood(n):
+                    import json
+                    stamp = now() - dt.timedelta(minutes=1)
+                    payload = json.dumps(running(stamp)).encode()
+                    with Publisher(broker.port) as publisher:
+                        while flooding.is_set():
+                            for serial in DEVICES:
+                                publisher.client.publish(
+                                    f'elevator/v1/{serial}/running',
+                                    payload, qos=0)
+                                sent[n] += 1
+                            time.sleep(0.001)
+                flooding.set()
+                floods = [threading.Thread(target=flood, args=(n,),
+                        daemon=True) for n in range(2)]
+                for thread in floods:
+                    thread.start()
+                time.sleep(3)
+                latencies = []
+                with Publisher(broker.port) as publisher:
+                    for serial, payload in faults:
+                        started = time.monotonic()
+                        publisher.send(serial, 'fault', payload, qos=1)
+                        publisher.flush()
+                        wait_for(lambda: count_events(database,
+                                {payload['faultId']}) == 1, 'the fault',
+                            interval=0.01)
+                        latencies.append(time.monotonic() - started)
+                flooding.clear()
+                for thread in floods:
+                    thread.join()
+                latencies.sort()
+                print(f'flood: {sum(sent)} running messages sent; fault '
+                    f'commit p50 {latencies[10]:.3f} s, max '
+                    f'{latencies[-1]:.3f} s')
+                assert fault_events(database, ids) == dict.fromkeys(ids, 1)
+                assert open_faults(database) == 20
+                wait_for(lambda: 'telemetry lane: connected and subscribed'
+                    in bridge.output(), 'a stats line')
+                assert re.search(r'telemetry lane: connected and '
+                    r'subscribed, handled \d+ messages, dead letters 0, '
+                    r'shed \d+', bridge.output())
+                assert dead_letters(database) == []
+                assert bridge.alive
+            except BaseException:
+                flooding.clear()
+                print(bridge.output(since_start=False)[-6000:])
+                raise
+            finally:
+                bridge.stop()
+    finally:
+        scratch_db.drop_database(database)
