@@ -342,7 +342,7 @@ Production topology on this machine: $URL  (database $DB)
   web      gunicorn, $WEB_WORKERS processes x $WEB_THREADS threads
   cron     trytond-cron
   workers  $WORKERS trytond-worker
-  bridges  $BRIDGES x elevator bridge on $MQTT_HOST:$MQTT_PORT (\$share/elevator-bridge/...)
+  bridges  $BRIDGES x elevator bridge on $MQTT_HOST:$MQTT_PORT (\$share/elevator-$DB/... + alarm lanes)
 Health: ${URL}$DB/elevator/health
 Logs: $LOG/   pid files: $RUN/
 Stop it with: make prod-local-stop   (or scripts/prod-local.sh stop)

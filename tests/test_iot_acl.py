@@ -302,7 +302,7 @@ def test_device_publishes_under_its_own_serial(clients):
     assert bridge.accepted and monitor.accepted
     # The bridges' shared subscription and a plain one.
     assert not bridge.subscribe(
-        '$share/elevator-bridge/elevator/v1/+/+').is_failure
+        '$share/elevator-test/elevator/v1/+/+').is_failure
     assert not monitor.subscribe('elevator/v1/#').is_failure
     device = clients(ONE, DEVICES[ONE][0])
     assert device.accepted, device.reason
@@ -310,6 +310,14 @@ def test_device_publishes_under_its_own_serial(clients):
     for reader in (bridge, monitor):
         assert reader.received(b'{"carPosition": 3}') == [
             (topic(ONE), b'{"carPosition": 3}')]
+    # The bridge's heartbeat to itself (docs/iot-protocol.md §4): allowed
+    # to the bridges' account, not to a device.
+    heartbeat = 'elevator/bridge/acl-test/heartbeat'
+    assert not bridge.subscribe(
+        f'$share/elevator-test/{heartbeat}').is_failure
+    assert bridge.publish(heartbeat, b'1 0') == 0
+    assert bridge.received(b'1 0') == [(heartbeat, b'1 0')]
+    assert device.publish(heartbeat, b'forged') == NOT_AUTHORIZED
 
 
 def test_device_cannot_publish_under_another_serial(clients):

@@ -14,6 +14,7 @@ the bridge's persistent session (max_queued_messages 0).
 """
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -393,7 +394,8 @@ def test_bridge_process_killed_alone(workdir):
             try:
                 bridge.start()
                 workers = children(bridge.process.pid)
-                assert len(workers) == 2
+                # Two for the telemetry lane, one for the alarm lane.
+                assert len(workers) == 3
                 with Publisher(broker.port) as publisher:
                     publishing = threading.Thread(target=stream.publish,
                         args=(publisher, 400, progress), daemon=True)
@@ -770,8 +772,10 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
     try:
         with Mosquitto(workdir, name='mosquitto-deaf') as broker:
             proxy = DeafProxy(broker.port)
+            metrics_port = free_port()
             bridge = BridgeProcess(database, proxy.port, workdir,
-                client_id='reliability-deaf', args=['--heartbeat', '2'])
+                client_id='reliability-deaf', args=['--heartbeat', '2',
+                    '--metrics-port', str(metrics_port)])
             try:
                 bridge.start()
                 wait_for(lambda: bridge_row(database)
@@ -805,6 +809,20 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
                 assert set(row['lanes']) == {'alarm', 'telemetry'}
                 assert row['lanes']['alarm']['reconnects'] >= 1
                 assert row['heartbeat_rtt_seconds'] is not None
+                # The same counters for Prometheus.
+                metrics = metrics_of(metrics_port)
+                assert metrics['elevator_bridge_messages_total'
+                    '{lane="alarm"}'] >= 1
+                assert metrics['elevator_bridge_reconnects_total'
+                    '{lane="alarm"}'] >= 1
+                assert metrics['elevator_bridge_reconnects_total'
+                    '{lane="telemetry"}'] >= 1
+                assert metrics['elevator_bridge_connected'
+                    '{lane="telemetry"}'] == 1
+                assert metrics['elevator_bridge_shed_total'
+                    '{lane="telemetry"}'] == 0
+                assert 0 <= metrics['elevator_bridge_heartbeat_age_seconds'
+                    '{lane="alarm"}'] < 10
             except BaseException:
                 print(bridge.output(since_start=False)[-6000:])
                 raise
@@ -815,6 +833,20 @@ def test_heartbeat_detects_a_deaf_subscription(workdir):
         assert health_of_bridges(database, later=60)['status'] == 'ok'
     finally:
         scratch_db.drop_database(database)
+
+
+def metrics_of(port):
+    "The Prometheus text of a bridge, as {name{labels}: value}."
+    import urllib.request
+    with urllib.request.urlopen(f'http://127.0.0.1:{port}/metrics',
+            timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith('#'):
+            name, value = line.rsplit(' ', 1)
+            values[name] = float(value)
+    return values
 
 
 def bridge_row(database):
@@ -836,3 +868,75 @@ def health_of_bridges(database, later=0):
         cursor = Transaction().connection.cursor()
         return health.bridges(pool, cursor, dt.datetime.utcnow()
             + dt.timedelta(seconds=later))
+
+
+def test_faults_overtake_a_flood_of_running(workdir):
+    """Running readings at QoS 0 as fast as two publishers can send them
+    (more than the bridge commits here), with 20 trapped-passenger faults
+    at QoS 1 among them, one after the other: every fault is stored once
+    while the flood goes on (the alarm lane does not wait for the
+    telemetry lane), and the telemetry lane reports what it shed."""
+    database = iot_database('flood')
+    try:
+        with Mosquitto(workdir, name='mosquitto-flood') as broker:
+            bridge = BridgeProcess(database, broker.port, workdir,
+                client_id='reliability-flood')
+            faults = faults_of('FLOOD', 20)
+            ids = {payload['faultId'] for _, payload in faults}
+            flooding = threading.Event()
+            sent = [0, 0]
+            try:
+                bridge.start()
+
+                def flood(n):
+                    import json
+                    stamp = now() - dt.timedelta(minutes=1)
+                    payload = json.dumps(running(stamp)).encode()
+                    with Publisher(broker.port) as publisher:
+                        while flooding.is_set():
+                            for serial in DEVICES:
+                                publisher.client.publish(
+                                    f'elevator/v1/{serial}/running',
+                                    payload, qos=0)
+                                sent[n] += 1
+                            time.sleep(0.001)
+                flooding.set()
+                floods = [threading.Thread(target=flood, args=(n,),
+                        daemon=True) for n in range(2)]
+                for thread in floods:
+                    thread.start()
+                time.sleep(3)
+                latencies = []
+                with Publisher(broker.port) as publisher:
+                    for serial, payload in faults:
+                        started = time.monotonic()
+                        publisher.send(serial, 'fault', payload, qos=1)
+                        publisher.flush()
+                        wait_for(lambda: count_events(database,
+                                {payload['faultId']}) == 1, 'the fault',
+                            interval=0.01)
+                        latencies.append(time.monotonic() - started)
+                flooding.clear()
+                for thread in floods:
+                    thread.join()
+                latencies.sort()
+                print(f'flood: {sum(sent)} running messages sent; fault '
+                    f'commit p50 {latencies[10]:.3f} s, max '
+                    f'{latencies[-1]:.3f} s')
+                assert fault_events(database, ids) == dict.fromkeys(ids, 1)
+                assert open_faults(database) == 20
+                wait_for(lambda: 'telemetry lane: connected and subscribed'
+                    in bridge.output(), 'a stats line')
+                assert re.search(r'telemetry lane: connected and '
+                    r'subscribed, handled \d+ messages, dead letters 0, '
+                    r'shed \d+', bridge.output())
+                assert dead_letters(database) == []
+                assert bridge.alive
+            except BaseException:
+                flooding.clear()
+                print(bridge.output(since_start=False)[-6000:])
+                raise
+            finally:
+                bridge.stop()
+    finally:
+        scratch_db.drop_database(database)

@@ -34,4 +34,4 @@ class Bridge(ModelSQL, ModelView):
             ('name_unique', Unique(t, t.name),
                 'elevator_iot.msg_bridge_unique'),
             ]
-        cls._order = [('name', 'ASC')]
+        cls._order = [('name', 'ASC'), ('id', 'ASC')]

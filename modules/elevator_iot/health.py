@@ -334,8 +334,16 @@ def bridges(pool, cursor, now):
             status = 'ok'
         else:
             # A bridge that stopped reporting (killed) has no heartbeat
-            # either: its age grows from the last one known.
-            age = (now - heartbeat) if heartbeat else (now - reported)
+            # either: its age grows from the last one known, or from the
+            # bridge's start when none ever came back.
+            since = heartbeat
+            if since is None:
+                try:
+                    since = dt.datetime.fromisoformat(
+                        state['started_at'].rstrip('Z'))
+                except (KeyError, AttributeError, ValueError):
+                    since = reported
+            age = now - since
             status = ('critical' if age.total_seconds()
                 >= threshold('bridge_heartbeat_critical') else 'ok')
         worst = _worst(worst, status)

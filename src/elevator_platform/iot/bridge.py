@@ -1,16 +1,21 @@
 """`elevator bridge`: MQTT → database.
 
-paho-mqtt, MQTT 5, QoS 1, persistent session (clean_start False with a
-session expiry), shared subscription `$share/elevator-bridge/elevator/v1/+/+`
-so that several bridges split the load. A QoS 1 message is acknowledged
-only after the batch that carries it is committed. While the database is
-down the batch is retried with back-off and nothing is acknowledged, so the
-broker keeps (and on a restart of the bridge redelivers) every message:
-none is lost, and the idempotent ingestion makes a redelivery harmless.
+paho-mqtt, MQTT 5, QoS 1, persistent sessions (clean_start False with a
+session expiry), on two lanes (see Lane; docs/iot-protocol.md §4): the
+alarm lane (`fault`, `status`; plain subscription; never shed) and the
+telemetry lane (shared subscription `$share/elevator-<database>/elevator/
+v1/+/+` so that the bridges of a deployment split the load, and another
+deployment on the same broker keeps its own share). A QoS 1 message is
+acknowledged only after the batch that carries it is committed. While the
+database is down the batch is retried with back-off and nothing is
+acknowledged, so the broker keeps (and on a restart of the bridge
+redelivers) every message: none is lost, and the idempotent ingestion
+makes a redelivery harmless. Each lane checks with a heartbeat to itself
+that its subscription delivers, and reconnects when it does not.
 
-Two processes: this one speaks MQTT (paho's network thread queues the
-messages, the main thread hands them over in batches and acknowledges
-them), a worker process applies the batches through `Ingestor` and answers
+Processes: this one speaks MQTT (per lane, paho's network thread queues
+the messages, the lane's thread hands them over in batches and
+acknowledges them), worker processes (per lane) apply the batches through `Ingestor` and answers
 once they are committed. paho reads a message with several system calls,
 each giving up Python's interpreter lock: sharing a process with the
 database work, it waited for the lock at every one of them and the bridge
@@ -30,8 +35,8 @@ Deployment: the broker must keep what a bridge has not acknowledged while
 it is down or behind: Mosquitto's `max_queued_messages` (1000 by default)
 is too small for a stream of thousands of messages per second; set it to 0
 (no limit) or to what an outage of some minutes brings. Each bridge keeps
-its client id across restarts (`--client-id`, default `elevator-bridge`;
-a second bridge needs another one): the broker gives every session of the
+its client id across restarts (`--client-id`, default
+`elevator-bridge-<database>`; a second bridge needs another one): the broker gives every session of the
 shared subscription its share of the messages, also a session whose bridge
 never comes back, which keeps them until the session expires.
 """
@@ -700,6 +705,7 @@ class Bridge:
             ]
         self.workers = []
         self.started = time.monotonic()
+        self.started_at = time.time()
 
     @property
     def handled(self):
@@ -719,6 +725,7 @@ class Bridge:
         return {
             'client_id': self.client_id,
             'group': self.group,
+            'started_at': _iso(self.started_at),
             'broker': f'{self.host}:{self.port}',
             'connected': all(lane.connected for lane in self.lanes),
             'subscribed': all(lane.subscribed for lane in self.lanes),
@@ -772,6 +779,8 @@ class Bridge:
         if self.metrics_port:
             metrics = start_metrics(self, self.metrics_host,
                 self.metrics_port)
+        if reporter:
+            reporter.report()
         threads = [threading.Thread(target=lane.run,
                 name=f'elevator-bridge-{lane.name}', daemon=True)
             for lane in self.lanes]
