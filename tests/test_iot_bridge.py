@@ -160,9 +160,12 @@ def test_running_out_of_order_and_replayed(database, bridge, publisher):
 
 def test_periodic_feeds_daily_in_any_order(database, bridge, publisher):
     serial, marker = take(2)
-    # Three readings of one Putian day, the last one arriving first.
+    # Three readings of one Putian day, the last one arriving first. The
+    # day before yesterday: the next day's reading below is then in the
+    # past at any hour (yesterday's next day, 01:30 today, was in the
+    # future, a dead letter, between 00:00 and 01:35 Putian time).
     day = dt.datetime.now(LOCAL).replace(hour=0, minute=30, second=0,
-        microsecond=0) - dt.timedelta(days=1)
+        microsecond=0) - dt.timedelta(days=2)
     readings = [(day + dt.timedelta(hours=h), runs)
         for h, runs in [(0, 1000), (6, 1180), (20, 1400)]]
     for stamp, runs in [readings[2], readings[0], readings[1],
