@@ -35,7 +35,6 @@ from pathlib import Path
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
-
 from support.process import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +68,8 @@ def world(database):
         User = pool.get('res.user')
         Client = pool.get('elevator.rescue.cti.client')
         region = ModelData.get_id('elevator', f'region_{DISTRICT}')
-        firm, = Party.create([{'name': '来电测试维保', 'is_maintenance_unit': True}])
+        firm, = Party.create([{'name': '来电测试维保',
+                    'is_maintenance_unit': True}])
         place, = Place.create([{'name': '来电测试小区', 'region': region}])
         elevators = Elevator.create([{
                     'registration_code': f'3110{DISTRICT}2021{n:06d}',
@@ -116,7 +116,7 @@ def server(database, world):
             [web]
             listen = 127.0.0.1:{port}
             '''))
-        log = Path(os.environ.get('CTI_TEST_LOG') or workdir / 'trytond.log')
+        log = workdir / 'trytond.log'
         env = {**os.environ}
         env.pop('TRYTOND_CONFIG', None)
         with open(log, 'ab') as out:

@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
-
-from support.browser import (  # noqa: F401 (fixtures)
-    browser, evidence, sao_login, server, server_config, workdir)
+from support.browser import evidence, sao_login, server_config
 from support.db import database_name
 from support.process import free_port
 

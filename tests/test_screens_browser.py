@@ -18,25 +18,23 @@ overlay of sao-custom/, see scripts/setup-sao.sh):
 Screenshots: docs/screenshots/zh-cn-address-form.png and
 docs/screenshots/maintenance-calendar.png.
 """
-import contextlib
+import datetime as dt
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import textwrap
-import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 
+from elevator_platform import scratch_db, tryton_env
 from support.browser import (
-    FAILURE_SCREENSHOT, PASSWORD, SAO_ROOT, VISIBLE, Chromium)
-from support.db import DATABASE_URI, admin_sql
-from support.process import BIN, ROOT, free_port, run, stop, wait_for
+    PASSWORD,
+    SAO_ROOT,
+    VISIBLE,
+    evidence,
+    sao_login,
+    server_config,
+)
+from support.db import database_name
+from support.process import ROOT, free_port
 
 TITLE = '莆田市电梯安全智慧监管平台'
 SHOTS = ROOT / 'docs' / 'screenshots'
@@ -51,195 +49,87 @@ ALLOWED = {'IoT', 'ID', 'XML', 'PDF', 'XLSX', 'CSV', 'API', 'REST', 'km',
     'min', 'AI'}
 WORD = re.compile(r'[A-Za-z]{2,}')
 
-SETUP_DATA = textwrap.dedent('''
-    import datetime, json, sys
-    from trytond import config
-    config.update_etc(sys.argv[1])
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction
-    database, spec = sys.argv[2], json.loads(sys.argv[3])
-    pool = Pool(database)
-    pool.init()
-    with Transaction().start(database, 0, context={'language': 'en'}) as tx:
-        ModelData = pool.get('ir.model.data')
-        Lang = pool.get('ir.lang')
-        Party = pool.get('party.party')
-        Place = pool.get('elevator.place')
-        Elevator = pool.get('elevator.elevator')
-        Order = pool.get('elevator.maintenance.order')
-        User = pool.get('res.user')
-        Translation = pool.get('ir.translation')
-        zh_cn, = Lang.search([('code', '=', 'zh_CN')])
-        region = ModelData.get_id('elevator', 'region_' + spec['district'])
-        firm, = Party.create([{
-            'name': spec['firm'], 'is_maintenance_unit': True,
-            'addresses': [('create', [{
-                'street': '城厢区凤凰山街道 学园南街 100 号',
-                'postal_code': '351100', 'city': '莆田市'}])],
-            }])
-        place, = Place.create([{
-            'name': '屏显测试小区', 'category': 'residential',
-            'region': region}])
-        elevator, = Elevator.create([{
-            'registration_code': spec['code'], 'category': '3110',
-            'region': region, 'place': place.id,
-            'place_category': 'residential', 'building': '1号楼',
-            'maintenance_unit': firm.id, 'state': 'in_use'}])
-        order, = Order.create([{
-            'elevator': elevator.id, 'type': 'half_monthly',
-            'planned_date': datetime.date.today()}])
-        common = {'password': spec['password'], 'language': zh_cn.id}
-        User.create([{
-            'login': spec['regulator'], 'name': '城厢区监管员（屏显）',
-            'groups': [('add', [ModelData.get_id(
-                'elevator', 'group_district_regulator')])],
-            'elevator_regions': [('add', [region])], **common,
-            }, {
-            'login': spec['manager'], 'name': '维保负责人（屏显）',
-            'groups': [('add', [ModelData.get_id(
-                'elevator', 'group_firm_manager')])],
-            'elevator_units': [('add', [firm.id])], **common,
-            }])
-        # What elevator's locale/override/zh_CN.po overrides is in use:
-        # none of it left fuzzy (trytond keeps the flag when the new value
-        # equals the owner's fuzzy suggestion).
-        overridden = Translation.search([
-                ('lang', '=', 'zh_CN'), ('overriding_module', '=', 'elevator'),
-                ])
-        fuzzy = Translation.search([
-                ('lang', '=', 'zh_CN'), ('module', '=', 'res'),
-                ('name', '=', 'res.user,menu'), ('type', '=', 'field'),
-                ('fuzzy', '=', True)])
-        tx.commit()
-        result = {
-            'address': firm.addresses[0].id, 'order': order.id,
-            'order_action': ModelData.get_id('elevator_maintenance',
-                'act_order'),
-            'overridden': len(overridden), 'fuzzy': len(fuzzy)}
-    with open(sys.argv[4], 'w') as out:
-        json.dump(result, out)
-    ''')
-
-
-@pytest.fixture(scope='module')
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix='elevator-screens-'))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def create_data(pool):
+    "The firm, its elevator and order, and the two users; returns ids."
+    ModelData = pool.get('ir.model.data')
+    Lang = pool.get('ir.lang')
+    Party = pool.get('party.party')
+    Place = pool.get('elevator.place')
+    Elevator = pool.get('elevator.elevator')
+    Order = pool.get('elevator.maintenance.order')
+    User = pool.get('res.user')
+    Translation = pool.get('ir.translation')
+    zh_cn, = Lang.search([('code', '=', 'zh_CN')])
+    region = ModelData.get_id('elevator', f'region_{DISTRICT}')
+    firm, = Party.create([{
+                'name': FIRM, 'is_maintenance_unit': True,
+                'addresses': [('create', [{
+                                'street': '城厢区凤凰山街道 学园南街 100 号',
+                                'postal_code': '351100', 'city': '莆田市'}])],
+                }])
+    place, = Place.create([{'name': '屏显测试小区', 'category': 'residential',
+                'region': region}])
+    elevator, = Elevator.create([{
+                'registration_code': CODE, 'category': '3110',
+                'region': region, 'place': place.id,
+                'place_category': 'residential', 'building': '1号楼',
+                'maintenance_unit': firm.id, 'state': 'in_use'}])
+    order, = Order.create([{'elevator': elevator.id, 'type': 'half_monthly',
+                'planned_date': dt.date.today()}])
+    common = {'password': PASSWORD, 'language': zh_cn.id}
+    User.create([{
+                'login': REGULATOR, 'name': '城厢区监管员（屏显）',
+                'groups': [('add', [ModelData.get_id(
+                                'elevator', 'group_district_regulator')])],
+                'elevator_regions': [('add', [region])], **common,
+                }, {
+                'login': MANAGER, 'name': '维保负责人（屏显）',
+                'groups': [('add', [ModelData.get_id(
+                                'elevator', 'group_firm_manager')])],
+                'elevator_units': [('add', [firm.id])], **common,
+                }])
+    # What elevator's locale/override/zh_CN.po overrides is in use: none
+    # of it left fuzzy (trytond keeps the flag when the new value equals
+    # the owner's fuzzy suggestion).
+    overridden = Translation.search([
+            ('lang', '=', 'zh_CN'), ('overriding_module', '=', 'elevator')])
+    fuzzy = Translation.search([
+            ('lang', '=', 'zh_CN'), ('module', '=', 'res'),
+            ('name', '=', 'res.user,menu'), ('type', '=', 'field'),
+            ('fuzzy', '=', True)])
+    return {
+        'address': firm.addresses[0].id, 'order': order.id,
+        'order_action': ModelData.get_id('elevator_maintenance',
+            'act_order'),
+        'overridden': len(overridden), 'fuzzy': len(fuzzy)}
 
 
 @pytest.fixture(scope='module')
 def database(workdir):
     assert (SAO_ROOT / 'custom.js').exists(), (
         "sao or its overlay is not installed: run scripts/setup-sao.sh")
-    prefix = re.sub(r'[^a-z0-9_]', '_',
-        (os.environ.get('DB_NAME') or 'test').lower())[:30]
-    name = f'{prefix}_screens_{uuid.uuid4().hex[:8]}'
-    port = free_port()
-    conf = workdir / 'trytond.conf'
-    conf.write_text(textwrap.dedent(f'''\
-        [database]
-        uri = {DATABASE_URI}
-        # Not listed: listing opens every database of the server (other
-        # tests' too, some being created) and can wait on their locks.
-        list = False
-        [web]
-        listen = 127.0.0.1:{port}
-        root = {SAO_ROOT}
-        [session]
-        timeout = 86400
-        '''))
-    passfile = workdir / 'admin-password'
-    passfile.write_text(PASSWORD + '\n')
-    log = workdir / 'setup.log'
-    env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
-    env.pop('TRYTOND_CONFIG', None)
-    admin_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+    name = database_name('screens')
+    scratch_db.create_database(name, modules=('elevator_maintenance',))
     try:
-        run([str(BIN / 'trytond-admin'), '-c', str(conf), '-d', name,
-                '-u', 'elevator_maintenance', '--activate-dependencies',
-                '-l', 'zh_CN', '--email', 'admin@example.com'], log, env)
-        spec = {'district': DISTRICT, 'firm': FIRM, 'code': CODE,
-            'password': PASSWORD, 'regulator': REGULATOR,
-            'manager': MANAGER}
-        result = workdir / 'setup.json'
-        run([sys.executable, '-c', SETUP_DATA, str(conf), name,
-                json.dumps(spec), str(result)], log, env)
-        yield {'name': name, 'conf': conf, 'port': port,
-            **json.loads(result.read_text())}
+        with tryton_env.transaction(name,
+                context={'language': 'en'}) as pool:
+            ids = create_data(pool)
+        port = free_port()
+        conf = server_config(workdir / 'trytond.conf', port)
+        yield {'name': name, 'conf': conf, 'port': port, **ids}
     finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope='module')
-def server(database, workdir):
-    log = workdir / 'trytond.log'
-    env = {**os.environ}
-    env.pop('TRYTOND_CONFIG', None)
-    with open(log, 'ab') as out:
-        process = subprocess.Popen(
-            [str(BIN / 'trytond'), '-c', str(database['conf']),
-                '-d', database['name']],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=ROOT, start_new_session=True)
-    url = f"http://127.0.0.1:{database['port']}/"
-
-    def ready():
-        if process.poll() is not None:
-            raise AssertionError("trytond exited:\n"
-                + log.read_text(errors='replace')[-4000:])
-        body = json.dumps({'id': 0, 'method': 'common.server.version',
-                'params': []}).encode()
-        try:
-            with urllib.request.urlopen(url + 'custom.js', timeout=5) as r:
-                if TITLE.encode() not in r.read():
-                    return False
-            request = urllib.request.Request(f'{url}rpc/', data=body,
-                headers={'Content-Type': 'application/json'})
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return json.load(answer).get('result')
-        except OSError:
-            return False
-    try:
-        wait_for(ready, "trytond to serve sao", interval=0.5)
-        yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture
-def browser(workdir):
-    binary = shutil.which('chromium') or shutil.which('chromium-browser')
-    assert binary, "chromium is missing: run scripts/ensure-browser.sh"
-    profile = Path(tempfile.mkdtemp(prefix='chromium-', dir=workdir))
-    chromium = Chromium(binary, profile, workdir / 'chromium.log',
-        width=WIDTH, height=HEIGHT)
-    try:
-        chromium.open_page()
-        yield chromium
-    finally:
-        chromium.close()
+        scratch_db.drop_database(name)
 
 
 def login(browser, server, name, user):
-    browser.navigate(f'{server}#{name}')
-    browser.wait_js(f'{VISIBLE}("#login")', "the login dialog")
-    # The server does not list its databases: sao asks for the name.
-    browser.wait_js('Array.from(document.querySelectorAll("#database"))'
-        '.some(e => e.offsetParent !== null)', "the database in the dialog")
-    browser.type_text('input#database', name)
-    browser.type_text('#login', user)
-    browser.press_enter()
-    browser.wait_js(f'{VISIBLE}("#ask-dialog-entry")', "the password dialog")
-    browser.type_text('#ask-dialog-entry', PASSWORD)
-    browser.press_enter()
-    browser.wait_js('typeof Sao !== "undefined" && Sao.Session'
-        '.current_session && !!Sao.Session.current_session.user_id',
-        "the login to succeed")
+    browser.send('Emulation.setDeviceMetricsOverride', {
+            'width': WIDTH, 'height': HEIGHT, 'deviceScaleFactor': 1,
+            'mobile': False})
+    sao_login(browser, server, name, user)
     browser.wait_js('Sao.i18n.getlang().replace("-", "_") == "zh_CN"'
         ' && Sao.i18n.gettext("Logout") != "Logout"', "sao in zh_CN")
-    browser.wait_js('jQuery.active == 0 && !!document.querySelector('
-        '"#user-preferences a")', "the main screen")
+    browser.wait_js('!!document.querySelector("#user-preferences a")',
+        "the main screen")
 
 
 # Visible text of the elements matching a selector (labels, buttons, links,
@@ -411,23 +301,3 @@ def test_firm_manager_calendar(server, database, browser, workdir):
         assert any(CODE in t for t in form) or browser.js(
             f'jQuery("{ACTIVE_TAB} .form input").toArray()'
             f'.some(i => i.value.includes("{CODE}"))'), form
-
-
-@contextlib.contextmanager
-def evidence(browser, workdir):
-    try:
-        yield
-    except BaseException:
-        try:
-            browser.screenshot(FAILURE_SCREENSHOT)
-            print(f"screenshot of the failure: {FAILURE_SCREENSHOT}")
-        except Exception:
-            pass
-        errors = browser.errors()
-        if errors:
-            print("browser errors:", *errors, sep='\n  ')
-        log = workdir / 'trytond.log'
-        if log.exists():
-            print("end of the trytond log:",
-                log.read_text(errors='replace')[-3000:], sep='\n')
-        raise
