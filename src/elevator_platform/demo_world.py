@@ -336,6 +336,10 @@ class DemoWorld:
                     qualification_valid_until=dt.date(
                         rnd.randint(2026, 2030), rnd.randint(1, 12), 1),
                     public_phone=f'0594-{rnd.randint(2200000, 2899999)}'))
+        # The demo firm of `firm1` works: its qualification is valid (the
+        # others' dates are drawn, some expired, as in a real registry).
+        firms[0].qualification_valid_until = max(
+            firms[0].qualification_valid_until, dt.date(2029, 6, 1))
         return firms
 
     def _make_property_companies(self, count=120):
