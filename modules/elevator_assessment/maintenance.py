@@ -3,7 +3,6 @@ only displayed. A maintenance unit whose latest published credit grade is
 D cannot put a new contract in force until it is graded again."""
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
-from trytond.model import ModelView, Workflow
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import without_check_access
 
@@ -14,9 +13,21 @@ REFUSED_GRADES = {'D'}
 class Contract(metaclass=PoolMeta):
     __name__ = 'elevator.maintenance.contract'
 
+    # The firm is told when it proposes; the acceptance and the coming
+    # into force check again (a grade published in between).
+
     @classmethod
-    @ModelView.button
-    @Workflow.transition('active')
+    def propose(cls, contracts):
+        cls.check_credit_grade(contracts)
+        super().propose(contracts)
+
+    @classmethod
+    def accept(cls, contracts):
+        cls.check_credit_grade(
+            [c for c in contracts if c.state == 'proposed'])
+        super().accept(contracts)
+
+    @classmethod
     def activate(cls, contracts):
         cls.check_credit_grade(contracts)
         super().activate(contracts)

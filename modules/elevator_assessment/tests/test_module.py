@@ -597,11 +597,12 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
                         }])[0]
         refused = contract(world['firm_a'], world['e'][1])
         with self.assertRaises(UserError) as cm:
-            Contract.activate([refused])
+            Contract.propose([refused])
         self.assertIn("credit grade of 2025 is D", cm.exception.message)
         self.assertEqual(Contract(refused.id).state, 'draft')
         accepted = contract(world['firm_b'], world['e'][2])
-        Contract.activate([accepted])
+        Contract.propose([accepted])
+        Contract.accept([accepted])
         self.assertEqual(accepted.state, 'active')
 
     @with_transaction()
