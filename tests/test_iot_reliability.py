@@ -851,12 +851,12 @@ def metrics_of(port):
 
 def bridge_row(database):
     rows = query(database, '''SELECT name, connected, subscribed,
-        heartbeat_at, heartbeat_rtt, backlog, shed, state
+        heartbeat_at, heartbeat_rtt, backlog, shed, lanes
         FROM elevator_iot_bridge''')
     if not rows:
         return None
     return dict(zip(['name', 'connected', 'subscribed', 'heartbeat_at',
-                'heartbeat_rtt', 'backlog', 'shed', 'state'], rows[0]))
+                'heartbeat_rtt', 'backlog', 'shed', 'lanes'], rows[0]))
 
 
 def health_of_bridges(database, later=0):

@@ -23,7 +23,8 @@ class Bridge(ModelSQL, ModelView):
     shed = fields.Integer("Shed", readonly=True,
         help="QoS 0 running messages shed under overload since the "
         "bridge started.")
-    state = fields.Text("State", readonly=True,
+    # Not `state`: that name is for workflow fields (see elevator.workflow).
+    lanes = fields.Text("Lanes", readonly=True,
         help="The bridge's state per lane, as JSON.")
 
     @classmethod

@@ -319,7 +319,7 @@ def bridges(pool, cursor, now):
     cursor.execute(*table.select(table.name, table.hostname,
             table.reported_at, table.connected, table.subscribed,
             table.heartbeat_at, table.heartbeat_rtt, table.backlog,
-            table.shed, table.state,
+            table.shed, table.lanes,
             where=table.reported_at >= forget, order_by=[table.name.asc]))
     result = []
     worst = 'ok'

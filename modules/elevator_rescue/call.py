@@ -22,6 +22,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from . import clock
 from trytond.modules.elevator.privacy import mask_phone
+from trytond.modules.elevator.workflow import WorkflowStateMixin
 
 from .ticket import ACTIVE_STATES, _notify, dispatcher_users
 
@@ -102,7 +103,7 @@ class CTIClient(DeactivableMixin, ModelSQL, ModelView):
         return client, None
 
 
-class Call(ModelSQL, ModelView):
+class Call(WorkflowStateMixin, ModelSQL, ModelView):
     __name__ = 'elevator.rescue.call'
     __string__ = "96196 Call"
     _rec_name = 'call_id'

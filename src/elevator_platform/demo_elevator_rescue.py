@@ -64,6 +64,42 @@ def call_centre(pool):
     dispatchers = User.search([('login', '=', 'dispatcher')])
     if dispatchers and not dispatchers[0].cti_extension:
         User.write(dispatchers, {'cti_extension': CTI_EXTENSION})
+    calls_of_phone_tickets(pool, dispatchers[0] if dispatchers else None)
+
+
+def calls_of_phone_tickets(pool, dispatcher, count=5):
+    """The 96196 calls behind the latest phone tickets, as the call centre
+    would have posted them: rung, answered on the dispatcher's extension,
+    ended, the ticket opened from the call."""
+    Client = pool.get('elevator.rescue.cti.client')
+    Call = pool.get('elevator.rescue.call')
+    Ticket = pool.get('elevator.rescue.ticket')
+    client, = Client.search([('client_id', '=', CTI_CLIENT_ID)])
+    tickets = Ticket.search([
+            ('source', '=', 'phone'), ('caller_phone', '!=', None),
+            ], order=[('reported_at', 'DESC'), ('id', 'DESC')], limit=count)
+    done = {c.call_id for c in Call.search([
+                ('call_id', 'in', [f'DEMO-{t.number}' for t in tickets])])}
+    vlist = []
+    for ticket in tickets:
+        if f'DEMO-{ticket.number}' in done:
+            continue
+        rung = ticket.reported_at - dt.timedelta(seconds=40)
+        vlist.append({
+                'client': client.id, 'call_id': f'DEMO-{ticket.number}',
+                'state': 'ended', 'caller_number': ticket.caller_phone,
+                'called_number': '96196',
+                'ivr_digits': ticket.elevator.rescue_code,
+                'elevator': ticket.elevator.id,
+                'agent_extension': CTI_EXTENSION,
+                'agent': dispatcher.id if dispatcher else None,
+                'ringing_at': rung,
+                'answered_at': rung + dt.timedelta(seconds=6),
+                'ended_at': rung + dt.timedelta(seconds=101),
+                'duration': 95, 'ticket': ticket.id,
+                })
+    if vlist:
+        Call.create(vlist)
 
 
 def _elevator_rows(pool, elevators):

@@ -848,7 +848,7 @@ class Reporter:
             'heartbeat_rtt': state['heartbeat_rtt_seconds'],
             'backlog': state['backlog'],
             'shed': state['shed'],
-            'state': json.dumps(state),
+            'lanes': json.dumps(state),
             'write_date': now,
             }
         connection = None
