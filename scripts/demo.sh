@@ -94,13 +94,15 @@ stop_one() {    # stop_one NAME: stop the process of var/run/NAME.pid
     pid=$(cat "$RUN/$name.pid" 2>/dev/null) || return 0
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         say "stopping $name (pid $pid)"
-        kill "$pid"
+        # The whole process group (start_bg runs each under setsid): the
+        # cron's and the bridge's worker processes go with their parent.
+        kill -- "-$pid" 2>/dev/null || kill "$pid"
         for _ in $(seq 1 100); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then
-            kill -9 "$pid" 2>/dev/null || true
+            kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
         fi
     fi
     rm -f "$RUN/$name.pid"
