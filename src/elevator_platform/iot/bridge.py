@@ -859,6 +859,10 @@ class Reporter:
                     self.bridge.database).connect()
             connection = self.database.get_connection()
             cursor = connection.cursor()
+            # Outside a Tryton transaction python-sql's flavor is not the
+            # database's: SQLite (the demo) wants its own parameter style.
+            from sql import Flavor
+            Flavor.set(self.database.flavor)
             columns = [getattr(table, c) for c in values]
             cursor.execute(*table.update(columns, list(values.values()),
                     where=table.name == self.bridge.client_id))
