@@ -169,7 +169,7 @@ broker_acl() {
     # (and the broker is reloaded only then), and the password is in no
     # command line.
     hash=$(python -c 'import os
-from elevator_platform.iot.passwords import hash_password
+from trytond.modules.elevator_iot.passwords import hash_password
 print(hash_password(os.environ["ELEVATOR_MQTT_PASSWORD"]))')
     unset ELEVATOR_MQTT_PASSWORD
     wait_database

@@ -93,7 +93,7 @@ mkdir -p "$tmp/mosquitto/acl" "$tmp/mosquitto/data"
 "$PY" - "$tmp/mosquitto/acl" <<'EOF'
 import sys
 from elevator_platform.iot.broker_acl import Account, write_files
-from elevator_platform.iot.passwords import hash_password
+from trytond.modules.elevator_iot.passwords import hash_password
 devices = [Account('PT-VALIDATE-01', hash_password('device-secret'))]
 services = [Account('bridge', hash_password('bridge-secret'))]
 write_files(devices, services, sys.argv[1] + '/elevator.passwd',

@@ -28,10 +28,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
-from elevator_platform.iot.passwords import hash_password
 from support.db import database_name
 from support.iot import create_iot_database
 from support.process import WAIT, free_port, stop, wait_for
+
+from trytond.modules.elevator_iot.passwords import hash_password
 
 DISTRICT = '350303'
 DEVICES = {

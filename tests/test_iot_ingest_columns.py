@@ -1,4 +1,4 @@
-"""Guard: the set-based ingestion (elevator_platform.iot.ingest) writes its
+"""Guard: the set-based ingestion (elevator_iot/ingest.py) writes its
 rows with plain SQL, past the ORM's defaults and required checks. A field
 made required, or given a default, in `elevator.iot.event`,
 `elevator.iot.status` or `elevator.iot.daily` must therefore be written by
@@ -22,7 +22,7 @@ IGNORED = {'id', 'write_uid', 'write_date', 'rec_name'}
 
 
 def messages():
-    from elevator_platform.iot.ingest import Message
+    from trytond.modules.elevator_iot.ingest import Message
     stamp = now() - dt.timedelta(minutes=2)
     received = utc(now())
     serial, other = SERIALS[0], SERIALS[1]
@@ -59,7 +59,7 @@ def checked_fields(Model):
 
 
 def test_ingestion_writes_required_and_defaulted_fields():
-    from elevator_platform.iot.ingest import Ingestor
+    from trytond.modules.elevator_iot.ingest import Ingestor
     database = iot_database('columns')
     try:
         tryton_env.configure()

@@ -18,8 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from elevator_platform.iot import payloads, simulator
-from elevator_platform.iot.passwords import hash_password
+from elevator_platform.iot import simulator
 from support.mqtt import Mosquitto
 from support.process import (
     BIN,
@@ -30,6 +29,9 @@ from support.process import (
     stop,
     wait_for,
 )
+
+from trytond.modules.elevator_iot import payloads
+from trytond.modules.elevator_iot.passwords import hash_password
 
 PASSWORD = 'elevator-demo'
 

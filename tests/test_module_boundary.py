@@ -13,20 +13,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / 'modules'
 
-# TEMPORARY: the ORM-level IoT code still lives in src/elevator_platform/iot
-# (ingest, payloads, push, passwords) and moves into elevator_iot in its own
-# change (issue 19, item 1); these imports go with it. The integrator
-# empties this list; do not add to it.
-ALLOWED = {
-    'elevator_iot/client.py': {'elevator_platform.iot.passwords'},
-    'elevator_iot/device.py': {
-        'elevator_platform.iot.ingest', 'elevator_platform.iot.passwords'},
-    'elevator_iot/routes.py': {'elevator_platform.iot'},
-    'elevator_iot/tests/test_module.py': {
-        'elevator_platform', 'elevator_platform.iot.passwords'},
-    'elevator_iot/tests/scenario_iot_monitoring.rst': {
-        'elevator_platform.iot.ingest', 'elevator_platform.iot.passwords'},
-    }
 # An import in a doctest scenario: ">>> from x import y", ">>> import x".
 DOCTEST_IMPORT = re.compile(
     r'^\s*(?:>>>|\.\.\.)\s+(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))',
@@ -62,22 +48,12 @@ def platform_imports():
 
 
 def test_modules_do_not_import_elevator_platform():
-    found = platform_imports()
-    offenders = {path: names - ALLOWED.get(path, set())
-        for path, names in found.items()}
-    offenders = {p: sorted(n) for p, n in offenders.items() if n}
+    "No exception: what a module needs lives in a module."
+    offenders = {path: sorted(names)
+        for path, names in platform_imports().items()}
     assert not offenders, (
         "modules/ must not import src/elevator_platform: "
         f"{offenders}")
-
-
-def test_allowlist_is_not_stale():
-    "An entry of ALLOWED that is no longer needed is removed."
-    found = platform_imports()
-    stale = {path: sorted(names - found.get(path, set()))
-        for path, names in ALLOWED.items()
-        if names - found.get(path, set())}
-    assert not stale, f"remove from ALLOWED: {stale}"
 
 
 def test_the_check_sees_imports(tmp_path):

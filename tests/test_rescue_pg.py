@@ -305,7 +305,7 @@ def test_concurrent_reports_one_ticket(database, world):
 
 
 def fault(serial, fault_id, code, recovery=0):
-    from elevator_platform.iot import ingest
+    from trytond.modules.elevator_iot import ingest
     occurred = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(
         microsecond=0) - dt.timedelta(seconds=5)
     payload = json.dumps({
@@ -319,7 +319,7 @@ def fault(serial, fault_id, code, recovery=0):
 def test_iot_intake_duplicate_alarm(database, world):
     """A trapped-passenger alarm opens a level-1 ticket; the camera's alarm
     on the same car joins it; a replay changes nothing."""
-    from elevator_platform.iot import ingest
+    from trytond.modules.elevator_iot import ingest
     tryton_env.configure()
     ingestor = ingest.Ingestor(database)
     elevator = world['elevators'][-1]

@@ -1,6 +1,6 @@
 """The MQTT bridges' state, as each bridge reports it every few seconds
-(elevator_platform.iot.bridge.Reporter writes the rows with plain SQL): what
-the health endpoint (health.py) shows and judges. Not edited by anyone."""
+(the bridge's Reporter writes the rows with plain SQL): what the health
+endpoint (health.py) shows and judges. Not edited by anyone."""
 from trytond.model import ModelSQL, ModelView, Unique, fields
 
 

@@ -8,8 +8,7 @@ from trytond.model import (
 from trytond.pool import Pool
 from trytond.modules.elevator.common import Timestamp
 
-from elevator_platform.iot.passwords import (
-    hash_password, new_secret, verify_password)
+from .passwords import hash_password, new_secret, verify_password
 
 
 class Client(DeactivableMixin, ModelSQL, ModelView):

@@ -14,9 +14,8 @@ from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 from trytond.modules.elevator.common import Timestamp
 
-from elevator_platform.iot.ingest import returned
-from elevator_platform.iot.passwords import hash_password
-
+from .ingest import returned
+from .passwords import hash_password
 from .res import notify_district_regulators
 
 DEVICE_TYPES = [

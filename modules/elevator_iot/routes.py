@@ -3,8 +3,8 @@
     POST /{db}/elevator/api/v1/oauth/token
     POST /{db}/elevator/api/v1/push/{kind}/{registration_code}
 
-Only declarations: the logic lives in elevator_platform.iot.push, the
-ingestion in elevator_platform.iot.ingest (the same as the MQTT bridge's).
+Only declarations: the logic lives in push.py, the ingestion in ingest.py
+(the same as the MQTT bridge's).
 See docs/iot-protocol.md.
 
 `set_max_request_size` bounds the body and also keeps trytond from taking
@@ -14,7 +14,7 @@ from trytond.protocols.wrappers import (
     set_max_request_size, with_pool, with_transaction)
 from trytond.wsgi import app
 
-from elevator_platform.iot import push
+from . import push
 
 
 @app.route(push.API + '/oauth/token', methods=['POST'])

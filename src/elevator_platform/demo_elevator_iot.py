@@ -38,8 +38,6 @@ batched calls; the caller commits.
 import datetime as dt
 from collections import Counter, defaultdict
 
-from .iot.passwords import hash_password
-
 PASSWORD = 'elevator-demo'
 CLIENT_ID = 'demo-manufacturer'
 CLIENT_SECRET = 'elevator-demo-push'
@@ -87,6 +85,7 @@ ESCALATORS = {'3310', '3320'}
 def generate(pool, rng, elevators):
     """Devices for the demo elevators, their vendors and investors, and the
     demo push client; return the devices created."""
+    from trytond.modules.elevator_iot.passwords import hash_password
     Party = pool.get('party.party')
     Device = pool.get('elevator.iot.device')
     Client = pool.get('elevator.iot.client')

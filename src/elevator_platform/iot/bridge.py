@@ -49,8 +49,6 @@ import signal
 import threading
 import time
 
-from . import ingest
-
 logger = logging.getLogger('elevator.bridge')
 
 TOPIC_ROOT = 'elevator/v1'
@@ -1057,7 +1055,7 @@ def worker_main(connection, database, parent, foreign=()):
     delay = 1
     while True:
         try:
-            ingestor = ingest.Ingestor(database)
+            ingestor = ingest().Ingestor(database)
             break
         except Exception:
             # The database is not there yet: the broker keeps the messages.
@@ -1104,7 +1102,7 @@ class Store:
         while not self.stopping.is_set():
             try:
                 summary = self.ingestor.ingest(messages)
-            except database_errors() as exception:
+            except ingest().database_errors() as exception:
                 logger.warning('batch of %s not stored (%s: %s); retry in '
                     '%.1f s', len(messages), type(exception).__name__,
                     exception, delay)
@@ -1161,13 +1159,12 @@ class Store:
         return False
 
 
-def database_errors():
-    "Exceptions that mean the database is unreachable, not the data bad."
-    import psycopg
-    import psycopg_pool
-    from trytond.backend import DatabaseOperationalError
-    return (DatabaseOperationalError, psycopg.OperationalError,
-        psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+def ingest():
+    """The ingestion of module elevator_iot, imported once the Tryton
+    configuration is loaded: importing the module imports its HTTP routes,
+    hence trytond's backend, which reads the configuration."""
+    from trytond.modules.elevator_iot import ingest
+    return ingest
 
 
 def utc(epoch):
@@ -1193,6 +1190,6 @@ def to_message(topic, payload, received_at):
     else:
         # Dead-lettered as a topic that names no device (topic_mismatch).
         serial, kind = None, None
-    return ingest.Message(kind=kind, payload=payload,
+    return ingest().Message(kind=kind, payload=payload,
         device_serial=serial, source='mqtt', topic=topic,
         received_at=received_at)

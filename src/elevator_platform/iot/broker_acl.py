@@ -35,8 +35,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .passwords import hash_password
-
 TOPIC_ROOT = 'elevator/v1'
 HEARTBEAT_ROOT = 'elevator/bridge'
 # A service account name: what Mosquitto accepts in both files without
@@ -93,13 +91,17 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from .. import tryton_env
+
+    # The configuration first: the password hashing of elevator_iot
+    # imports trytond's backend, which reads it.
+    tryton_env.configure(args.config)
     try:
         services = parse_services(args.service, args.service_hash)
         gid = grp.getgrnam(args.group).gr_gid if args.group else None
     except (BrokerAclError, KeyError) as exception:
         print(f"elevator broker-acl: {exception}", file=sys.stderr)
         return 2
-    from .. import tryton_env
     with tryton_env.transaction(args.database, readonly=True,
             config_file=args.config) as pool:
         devices, skipped = device_accounts(pool)
@@ -128,6 +130,7 @@ def run(args):
 
 def parse_services(passwords=(), hashes=()):
     "Service accounts of NAME:PASSWORD and NAME:HASH arguments."
+    from trytond.modules.elevator_iot.passwords import hash_password
     accounts = {}
     for value, hashed in [(v, False) for v in passwords] + [
             (v, True) for v in hashes]:

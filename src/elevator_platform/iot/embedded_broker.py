@@ -79,7 +79,7 @@ def _auth_plugin():
         return _plugin
     from amqtt.plugins.base import BaseAuthPlugin
 
-    from .passwords import verify_password
+    from trytond.modules.elevator_iot.passwords import verify_password
 
     class PasswordFileAuthPlugin(BaseAuthPlugin):
         "Users and hashed passwords of a Mosquitto password file."

@@ -674,6 +674,16 @@ def _conflict(table, indexed, columns=None, values=None, where=None):
         values=values, where=where)
 
 
+def database_errors():
+    """Exceptions that mean the database is unreachable, not the data bad:
+    the MQTT bridge retries the batch, the push API answers 503."""
+    import psycopg
+    import psycopg_pool
+    from trytond.backend import DatabaseOperationalError
+    return (DatabaseOperationalError, psycopg.OperationalError,
+        psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+
+
 def _utcnow():
     "UTC naive now: Tryton stores timestamps in UTC without offset."
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -204,7 +204,7 @@ def api(func):
                 status=404)
         try:
             load_texts(pool)
-        except ingest_database_errors():
+        except ingest.database_errors():
             logger.warning('push API: database unavailable', exc_info=True)
         try:
             return func(request, pool, *args, **kwargs)
@@ -215,17 +215,12 @@ def api(func):
             maximum = TOKEN_BODY_MAX if oauth else BODY_HARD_MAX
             return PushError(413, 'too_large', 'too_large',
                 {'max': maximum}, oauth=oauth).response(pool.database_name)
-        except ingest_database_errors():
+        except ingest.database_errors():
             logger.warning('push API: database unavailable', exc_info=True)
             return PushError(503, 'unavailable', 'unavailable',
                 headers={'Retry-After': str(RETRY_AFTER_UNAVAILABLE)}
                 ).response(pool.database_name)
     return wrapper
-
-
-def ingest_database_errors():
-    from .bridge import database_errors
-    return database_errors()
 
 
 # --- token ---------------------------------------------------------------
