@@ -289,16 +289,17 @@ def test_refusals(database, world, server):
     body = json.dumps(event).encode()
     now = int(time.time())
     assert send(server, body, signature='sha256=' + '0' * 64)[0] == 401
-    assert send(server, body, secret='not-the-secret')[1]['error'] == (
-        'signature')
+    assert send(server, body, secret='not-the-secret')[1]['error'][
+        'code'] == 'signature'
     # A captured request replayed after the window.
     status, answer = send(server, body, timestamp=now - 3600)
-    assert (status, answer['error']) == (401, 'timestamp')
+    assert (status, answer['error']['code']) == (401, 'timestamp')
     assert send(server, body, timestamp='yesterday',
         signature='sha256=' + '0' * 64)[0] == 401
-    assert send(server, body, client='cti-unknown')[1]['error'] == 'client'
+    assert send(server, body, client='cti-unknown')[1]['error'][
+        'code'] == 'client'
     status, answer = send(server, b'{"event": "ringing", ')
-    assert (status, answer['error']) == (400, 'not_json')
+    assert (status, answer['error']['code']) == (400, 'not_json')
     for bad, field in [
             ({'event': 'hangup', 'call_id': 'C-x'}, 'event'),
             ({'event': 'ringing'}, 'call_id'),
@@ -312,8 +313,10 @@ def test_refusals(database, world, server):
                 'caller_number'),
             ]:
         status, answer = send(server, bad)
-        assert (status, answer.get('field')) == (422, field), (bad, answer)
-        assert answer['message']
+        error = answer['error']
+        assert (status, error['code'], error.get('field')) == (
+            422, 'invalid', field), (bad, answer)
+        assert error['message']
     assert not read(database, lambda pool: pool.get(
             'elevator.rescue.call').search([
                 ('call_id', 'in', ['C-refused', 'C-x'])]))

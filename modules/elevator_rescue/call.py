@@ -7,7 +7,6 @@ and the elevator of the rescue code keyed into the IVR are already there.
 See docs/rescue.md."""
 import hashlib
 import hmac
-import json
 import secrets
 
 from sql import Null
@@ -388,10 +387,6 @@ def sign(secret, timestamp, body):
     message = str(int(timestamp)).encode() + b'.' + body
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), message,
         hashlib.sha256).hexdigest()
-
-
-def dumps(value):
-    return json.dumps(value, ensure_ascii=False, separators=(',', ':'))
 
 
 class User(metaclass=PoolMeta):

@@ -19,26 +19,22 @@ import logging
 from functools import wraps
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
 
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
+from trytond.modules.elevator.web.http import json_error, json_response
 from trytond.protocols.wrappers import (
     set_max_request_size, with_pool, with_transaction)
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
-from .call import dumps, parse_event
+from .call import parse_event
 
 logger = logging.getLogger(__name__)
 
 ROUTE = '/<database_name>/elevator/api/v1/cti/events'
 BODY_MAX = 16 * 1024
-HEADERS = {
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    }
 
 
 def _language(request):
@@ -46,42 +42,33 @@ def _language(request):
     return 'en' if accepted.lower().startswith('en') else 'zh_CN'
 
 
-def _answer(status, data):
-    return Response(dumps(data), status=status, headers=HEADERS,
-        content_type='application/json; charset=utf-8')
-
-
 def _error(status, code, field=None):
-    data = {
-        'error': code,
-        'message': gettext(f'elevator_rescue.msg_cti_{code}',
-            field=field or ''),
-        }
-    if field:
-        data['field'] = field
-    return _answer(status, data)
+    "A refusal with the translated message of the code (in a transaction)."
+    return json_error(status, code,
+        gettext(f'elevator_rescue.msg_cti_{code}', field=field or ''),
+        field=field)
 
 
 def _json_errors(func):
     """Answer JSON on every path: trytond would answer an HTML page (or,
     for a JSON body, "Unable to get RPC method") to an exception. The
-    exception's text stays in the log, never in the answer."""
+    exception's text stays in the log, never in the answer. Outside any
+    transaction: the messages are not translated."""
     @wraps(func)
     def wrapper(request, *args, **kwargs):
         try:
             return func(request, *args, **kwargs)
         except HTTPException as exception:
             if exception.code == 413:
-                return _answer(413, {'error': 'too_large'})
+                return json_error(413, 'too_large', "Request Too Large")
             raise
         except backend.DatabaseOperationalError:
             logger.warning('CTI event: database busy', exc_info=True)
-            response = _answer(503, {'error': 'unavailable'})
-            response.headers['Retry-After'] = '2'
-            return response
+            return json_error(503, 'unavailable', "Service Unavailable",
+                headers={'Retry-After': '2'})
         except Exception:
             logger.exception('CTI event failed')
-            return _answer(500, {'error': 'internal'})
+            return json_error(500, 'internal', "Internal Server Error")
     return wrapper
 
 
@@ -102,7 +89,7 @@ def cti_events(request, pool):
         # Inside with_pool, trytond would turn it into an HTML page.
         logger.exception('CTI event failed')
         Transaction().rollback()
-        return _answer(500, {'error': 'internal'})
+        return json_error(500, 'internal', "Internal Server Error")
 
 
 def _receive(request, pool):
@@ -135,8 +122,7 @@ def _receive(request, pool):
             # for users and translated).
             logger.warning('CTI event refused: %s', exception)
             Transaction().rollback()
-            return _answer(422, {'error': 'refused',
-                    'message': exception.message})
+            return json_error(422, 'refused', exception.message)
         data = {
             'call_id': call.call_id,
             'state': call.state,
@@ -146,5 +132,5 @@ def _receive(request, pool):
             }
         if duplicate:
             data['duplicate'] = True
-            return _answer(200, data)
-        return _answer(202, data)
+            return json_response(data)
+        return json_response(data, status=202)
