@@ -20,25 +20,19 @@ HTTP request, as the call centre's ACD/IVR would send it:
   the masked number and cannot read, search or order by the real one.
 """
 import json
-import os
-import re
-import subprocess
-import sys
 import tempfile
-import textwrap
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
-from support.process import free_port, stop, wait_for
+from support.access import as_user
+from support.db import database_name
+from support.http import post, trytond_server
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+EVENTS = '/elevator/api/v1/cti/events'
 DISTRICT = '350302'
 CLIENT_ID = 'cti-putian-96196'
 SECRET = 'call-centre-shared-secret-0001'
@@ -48,9 +42,7 @@ CALLER = '13912345678'
 
 @pytest.fixture(scope='module')
 def database():
-    prefix = re.sub(r'[^a-z0-9_]', '_',
-        (os.environ.get('DB_NAME') or 'test').lower())[:30]
-    name = f'{prefix}_cti_{uuid.uuid4().hex[:8]}'
+    name = database_name('cti')
     scratch_db.create_database(name, modules=('elevator_rescue',))
     try:
         yield name
@@ -105,45 +97,13 @@ def world(database):
 
 @pytest.fixture(scope='module')
 def server(database, world):
-    with tempfile.TemporaryDirectory(prefix='elevator-cti-') as path:
-        workdir = Path(path)
-        port = free_port()
-        conf = workdir / 'trytond.conf'
-        conf.write_text(textwrap.dedent(f'''\
-            [database]
-            uri = {scratch_db.database_uri()}
-            list = False
-            [web]
-            listen = 127.0.0.1:{port}
-            '''))
-        log = workdir / 'trytond.log'
-        env = {**os.environ}
-        env.pop('TRYTOND_CONFIG', None)
-        with open(log, 'ab') as out:
-            process = subprocess.Popen(
-                [str(BIN / 'trytond'), '-c', str(conf), '-d', database],
-                stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
-                start_new_session=True)
-        url = f'http://127.0.0.1:{port}/{database}/elevator/api/v1/cti/events'
-
-        def ready():
-            if process.poll() is not None:
-                raise AssertionError("trytond exited:\n"
-                    + log.read_text(errors='replace')[-4000:])
-            try:
-                status, _ = send(url, b'{}', client='nobody')
-            except OSError:
-                return False
-            return status == 401
-        try:
-            wait_for(ready, "trytond to answer", interval=0.5)
-            yield url
-        except BaseException:
-            print(log.read_text(errors='replace')[-6000:])
-            raise
-        finally:
-            stop(process)
+    "trytond serving the database: the URL of the events."
+    def ready(url):
+        status, _ = send(url + EVENTS, b'{}', client='nobody')
+        return status == 401
+    with tempfile.TemporaryDirectory(prefix='elevator-cti-') as path, \
+            trytond_server(database, Path(path), ready) as url:
+        yield url + EVENTS
 
 
 def sign(secret, timestamp, body):
@@ -157,37 +117,19 @@ def send(url, body, client=CLIENT_ID, secret=SECRET, timestamp=None,
     if not isinstance(body, bytes):
         body = json.dumps(body).encode()
     timestamp = int(time.time()) if timestamp is None else timestamp
-    headers = {
-        'Content-Type': 'application/json',
-        'X-CTI-Client': client,
-        'X-CTI-Timestamp': str(timestamp),
-        'X-CTI-Signature': signature or sign(secret, timestamp, body),
-        'Accept-Language': 'en',
-        }
-    request = urllib.request.Request(url, data=body, headers=headers,
-        method='POST')
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            status, raw = answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    return status, json.loads(raw)
+    status, _, answer = post(url, body, headers={
+            'Content-Type': 'application/json',
+            'X-CTI-Client': client,
+            'X-CTI-Timestamp': str(timestamp),
+            'X-CTI-Signature': signature or sign(secret, timestamp, body),
+            'Accept-Language': 'en',
+            })
+    return status, answer
 
 
 def read(database, func):
     with tryton_env.transaction(database) as pool:
         return func(pool)
-
-
-def as_user(database, user, func):
-    "func(pool) as user with access checks, as an RPC call is run."
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
-    pool = Pool(database)
-    with Transaction().start(database, user) as transaction, check_access():
-        result = func(pool)
-        transaction.commit()
-        return result
 
 
 def call_of(database, call_id):

@@ -13,26 +13,18 @@ and Chinese, and the dead letter when the payload was at fault.
 import base64
 import datetime as dt
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
-import textwrap
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
 from support.db import database_name
+from support.http import post, trytond_server
 from support.iot import create_iot_database
-from support.process import free_port, stop, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+API = '/elevator/api/v1'
 DISTRICT = '350302'
 SECRET = 'vendor-a-secret-2024'
 CLIENT_ID = 'cl_test_vendor_a'
@@ -108,68 +100,15 @@ def create_data(pool):
 
 @pytest.fixture(scope='module')
 def server(database, workdir):
-    "trytond serving the database on a free port."
-    port = free_port()
-    conf = workdir / 'trytond.conf'
-    conf.write_text(textwrap.dedent(f'''\
-        [database]
-        uri = {scratch_db.database_uri()}
-        [web]
-        listen = 127.0.0.1:{port}
-        [elevator_iot]
-        token_per_minute = {TOKEN_LIMIT}
-        '''))
-    log = workdir / 'trytond.log'
-    env = {**os.environ}
-    env.pop('TRYTOND_CONFIG', None)
-    with open(log, 'ab') as out:
-        process = subprocess.Popen(
-            [str(BIN / 'trytond'), '-c', str(conf), '-d', database],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=ROOT, start_new_session=True)
-    base = f'http://127.0.0.1:{port}/{database}/elevator/api/v1'
-
-    def ready():
-        if process.poll() is not None:
-            raise AssertionError("trytond exited:\n"
-                + log.read_text(errors='replace')[-4000:])
-        try:
-            status, _, body = post(base + '/oauth/token', form={})
-        except OSError:
-            return False
+    "trytond serving the database on a free port: the API's URL."
+    def ready(url):
+        status, _, body = post(url + API + '/oauth/token', form={})
         return status == 400 and body.get('error') == 'invalid_request'
-    try:
-        wait_for(ready, "trytond to answer", interval=0.5)
-        yield base
-    except BaseException:
-        print(log.read_text(errors='replace')[-6000:])
-        raise
-    finally:
-        stop(process)
-
-
-def post(url, body=None, form=None, headers=None):
-    "POST; return (status, headers, JSON body or raw bytes)."
-    headers = dict(headers or {})
-    if form is not None:
-        body = urllib.parse.urlencode(form).encode()
-        headers['Content-Type'] = 'application/x-www-form-urlencoded'
-    elif isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-        headers.setdefault('Content-Type', 'application/json')
-    request = urllib.request.Request(url, data=body or b'', headers=headers,
-        method='POST')
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            status, answer_headers, raw = (answer.status, answer.headers,
-                answer.read())
-    except urllib.error.HTTPError as error:
-        status, answer_headers, raw = error.code, error.headers, error.read()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = raw
-    return status, answer_headers, data
+    with trytond_server(database, workdir, ready, config=f'''\
+            [elevator_iot]
+            token_per_minute = {TOKEN_LIMIT}
+            ''') as url:
+        yield url + API
 
 
 def token(server, client_id=CLIENT_ID, secret=SECRET):

@@ -25,11 +25,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
-import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -38,7 +36,8 @@ import pytest
 
 from support.browser import PASSWORD, Chromium
 from support.db import DATABASE_URI, admin_sql
-from support.process import BIN, ROOT, free_port, run, stop, wait_for
+from support.http import serving
+from support.process import BIN, ROOT, free_port, run
 
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 FAILURE_SCREENSHOT = ROOT / 'var' / 'test-maintenance-portal-failure.png'
@@ -211,33 +210,17 @@ def database(workdir):
 
 @pytest.fixture(scope='module')
 def server(database, workdir):
-    log = workdir / 'trytond.log'
-    env = {**os.environ}
-    env.pop('TRYTOND_CONFIG', None)
-    with open(log, 'ab') as out:
-        process = subprocess.Popen(
-            [str(BIN / 'trytond'), '-c', str(database['conf']),
-                '-d', database['name']],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=ROOT, start_new_session=True)
     url = f"http://127.0.0.1:{database['port']}/"
 
     def ready():
-        if process.poll() is not None:
-            raise AssertionError("trytond exited:\n"
-                + log.read_text(errors='replace')[-4000:])
-        try:
-            with urllib.request.urlopen(
-                    f"{url}{database['name']}/elevator/portal/",
-                    timeout=5) as page:
-                return b'app.js' in page.read()
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return False
-    try:
-        wait_for(ready, "trytond to serve the H5 page", interval=0.5)
+        with urllib.request.urlopen(
+                f"{url}{database['name']}/elevator/portal/",
+                timeout=5) as page:
+            return b'app.js' in page.read()
+    with serving(database['conf'], database['name'],
+            workdir / 'trytond.log', ready,
+            "trytond to serve the H5 page"):
         yield url
-    finally:
-        stop(process)
 
 
 class RPCError(Exception):

@@ -31,6 +31,7 @@ import uuid
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
+from support.access import as_user
 
 DISTRICT = '350302'
 OTHER_DISTRICT = '350322'
@@ -159,19 +160,6 @@ def world(database):
             'other_technician': other_technician.id,
             'firm': firm.id,
             }
-
-
-def as_user(database, user, func, commit=False):
-    """Run func(pool) as user with the access checks of the RPC on."""
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
-    pool = Pool(database)
-    with Transaction().start(database, user) as transaction, \
-            check_access():
-        result = func(pool)
-        if commit:
-            transaction.commit()
-        return result
 
 
 # Every way of naming a caller's field: (model, records key, field path).
@@ -346,7 +334,7 @@ def test_dispatcher_reads_and_is_logged(database, world):
         data = Alarm.export_data(Alarm.browse(world['alarms'][:1]),
             ['ticket/caller_phone'])
         assert data == [[PHONE]]
-    as_user(database, user, run, commit=True)
+    as_user(database, user, run)
 
     def log(pool):
         Access = pool.get('elevator.privacy.access')
@@ -371,7 +359,7 @@ def test_access_log_append_only(database, world):
     def seed(pool):
         pool.get('elevator.rescue.ticket').read([world['ticket']],
             ['caller_phone'])
-    as_user(database, world['users']['dispatcher'], seed, commit=True)
+    as_user(database, world['users']['dispatcher'], seed)
 
     def run(pool):
         Access = pool.get('elevator.privacy.access')

@@ -26,6 +26,7 @@ import uuid
 import pytest
 
 from elevator_platform import scratch_db, tryton_env
+from support.access import as_rpc, user_transaction
 
 DISTRICT = '350302'
 WAIT = 60
@@ -102,27 +103,6 @@ def world(database):
             }
 
 
-def as_rpc(database, user, func):
-    """Run func(pool) as user with access checks, committing, retried on
-    database operational errors as trytond's dispatcher retries RPC
-    calls (protocols/dispatcher.py). Returns (result, attempts)."""
-    from trytond import backend
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
-    pool = Pool(database)
-    for attempt in range(1, 7):
-        try:
-            with Transaction().start(database, user) as transaction, \
-                    check_access():
-                result = func(pool)
-                transaction.commit()
-                return result, attempt
-        except backend.DatabaseOperationalError:
-            if attempt == 6:
-                raise
-            time.sleep(0.05 * attempt)
-
-
 def dispatched_ticket(database, elevator_id):
     "A ticket of the elevator dispatched to level 2: {unit: dispatch id}."
     with tryton_env.transaction(database) as pool:
@@ -160,7 +140,6 @@ def test_accept_race_interleaved(database, world):
     from trytond import backend
     from trytond.exceptions import UserError
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
     ticket_id, dispatches = dispatched_ticket(database,
         world['elevators'][0])
     pool = Pool(database)
@@ -169,8 +148,7 @@ def test_accept_race_interleaved(database, world):
     outcome = {}
 
     def first():
-        with Transaction().start(database, world['near_user']) as tx, \
-                check_access():
+        with user_transaction(database, world['near_user']) as (_, tx):
             Dispatch = pool.get('elevator.rescue.dispatch')
             Dispatch.accept(Dispatch.browse([dispatches[world['near']]]))
             first_locked.set()
@@ -179,8 +157,7 @@ def test_accept_race_interleaved(database, world):
 
     def second():
         try:
-            with Transaction().start(database, world['far_user']) as tx, \
-                    check_access():
+            with user_transaction(database, world['far_user']) as (_, tx):
                 Dispatch = pool.get('elevator.rescue.dispatch')
                 dispatch, = Dispatch.browse([dispatches[world['far']]])
                 # The snapshot of this transaction: the dispatch waits.

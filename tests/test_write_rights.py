@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
+from support.access import user_transaction
 
 MODULES = ('elevator_assessment', 'elevator_public', 'elevator_subsidy',
     'elevator_rescue', 'elevator_iot', 'elevator_maintenance')
@@ -27,6 +28,8 @@ USERS = ['city', 'chengxiang', 'hanjiang', 'dispatcher', 'firm1', 'tech1', 'prop
     'fire', 'finance', 'auditor']
 # Workflow fields not named state.
 OTHER_FIELDS = {'elevator.rescue.dispatch': 'outcome'}
+# The users' language: the refusals are read in Chinese.
+ZH = {'language': 'zh_CN'}
 REFUSED = '只能通过其按钮变更'
 
 
@@ -119,7 +122,6 @@ def test_every_workflow_model_is_guarded(database):
 def test_direct_state_write_refused(database, world):
     from trytond.model.exceptions import AccessError
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
     records, users = world
     missing = sorted(m for m, (_, rows) in records.items() if not rows)
     # The demo has a record of every workflow (else the walk proves less).
@@ -127,9 +129,7 @@ def test_direct_state_write_refused(database, world):
     pool = Pool(database)
     accepted, guarded = [], set()
     for login, user_id in sorted(users.items()):
-        with Transaction().start(database, user_id,
-                context={'language': 'zh_CN'}) as transaction, \
-                check_access():
+        with user_transaction(database, user_id, ZH) as (_, transaction):
             for model, (field_name, rows) in sorted(records.items()):
                 Model = pool.get(model)
                 # The records the user sees first, as a client would.
@@ -160,11 +160,10 @@ def test_create_with_state_refused(database, world):
     "Nobody creates a record past the first state of its workflow."
     from trytond.model.exceptions import AccessError
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
     records, users = world
     pool = Pool(database)
-    with Transaction().start(database, users['dispatcher'],
-            context={'language': 'zh_CN'}) as transaction, check_access():
+    with user_transaction(database, users['dispatcher'], ZH) as (
+            _, transaction):
         Feedback = pool.get('elevator.public.feedback')
         Elevator = pool.get('elevator.elevator')
         elevator, = Elevator.search([], limit=1)
@@ -194,40 +193,18 @@ def new_elevator(pool, n):
 def test_buttons_still_move_the_state(database, world):
     "The transition path is untouched: the dispatcher closes a new ticket."
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, check_access
     records, users = world
     pool = Pool(database)
     with tryton_env.transaction(database) as root_pool:
         elevator_id = new_elevator(root_pool, 990010).id
-    with Transaction().start(database, users['dispatcher'],
-            context={'language': 'zh_CN'}) as transaction, check_access():
+    with user_transaction(database, users['dispatcher'], ZH) as (
+            _, transaction):
         Ticket = pool.get('elevator.rescue.ticket')
         ticket, = Ticket.create([{'elevator': elevator_id,
                     'caller_phone': '13800000000'}])
         Ticket.dispatch([ticket])
         assert Ticket(ticket.id).state != 'new'
         transaction.rollback()
-
-
-def as_user(database, user_id):
-    "A transaction of the user with access checking, as RPC runs it."
-    from trytond.transaction import Transaction, check_access
-
-    class _Ctx:
-        def __enter__(self):
-            self.transaction = Transaction().start(database, user_id,
-                context={'language': 'zh_CN'})
-            self.transaction.__enter__()
-            self.access = check_access()
-            self.access.__enter__()
-            return self.transaction
-
-        def __exit__(self, *exc):
-            self.access.__exit__(*exc)
-            if exc[0] is None:
-                self.transaction.commit()
-            return self.transaction.__exit__(*exc)
-    return _Ctx()
 
 
 def refused(function, *args, match=None):
@@ -278,7 +255,7 @@ def test_attachment_links_only_http(database, world, attach_world):
     records, users = world
     pool = Pool(database)
     ticket = attach_world['ticket']
-    with as_user(database, users['dispatcher']):
+    with user_transaction(database, users['dispatcher'], ZH):
         Attachment = pool.get('ir.attachment')
         for link in ['javascript:alert(document.cookie)',
                 'JaVaScRiPt:alert(1)', ' javascript:alert(1)',
@@ -303,7 +280,7 @@ def test_attachment_files_by_content(database, world, attach_world):
     records, users = world
     pool = Pool(database)
     ticket, order = attach_world['ticket'], attach_world['order']
-    with as_user(database, users['dispatcher']):
+    with user_transaction(database, users['dispatcher'], ZH):
         Attachment = pool.get('ir.attachment')
         # The default allowlist: images, PDF, office documents.
         Attachment.create([{'name': '现场.png', 'data': PNG,
@@ -322,7 +299,7 @@ def test_attachment_files_by_content(database, world, attach_world):
         refused(Attachment.write, [Attachment(good.id)],
             {'name': '现场2.html'}, match='不属于')
     # Photos of a visit: images only.
-    with as_user(database, users['tech1']):
+    with user_transaction(database, users['tech1'], ZH):
         Attachment = pool.get('ir.attachment')
         Attachment.create([{'name': '机房.jpg', 'data': JPEG,
                     'resource': order}])
@@ -353,7 +330,7 @@ def test_attachment_size_cap(database, world, attach_world):
     pool = Pool(database)
     set_config(database, attachment_max_size=1)
     try:
-        with as_user(database, users['dispatcher']):
+        with user_transaction(database, users['dispatcher'], ZH):
             Attachment = pool.get('ir.attachment')
             refused(Attachment.create, [{'name': '大.png',
                         'data': PNG + b'\x00' * 2048,
@@ -417,7 +394,7 @@ def test_firm_cannot_take_an_elevator(database, world, contract_world):
     period = {'start_date': today, 'end_date': today + dt.timedelta(364)}
     # activate is no longer callable from a client.
     assert 'activate' not in Contract.__rpc__
-    with as_user(database, users['firm1']):
+    with user_transaction(database, users['firm1'], ZH):
         # The firm cannot put another unit's elevator in a proposal to a
         # unit that does not own it.
         grab, = Contract.create([{'maintenance_unit': c['firm'],
@@ -439,7 +416,7 @@ def test_firm_cannot_take_an_elevator(database, world, contract_world):
         refused(Contract.accept, [contract])
         refused(Contract.write, [contract], {'accepted_by': users['firm1']})
         contract_id = contract.id
-    with as_user(database, users['property1']):
+    with user_transaction(database, users['property1'], ZH):
         # Another unit's user cannot accept it.
         refused(Contract.accept, [Contract(contract_id)])
     with tryton_env.transaction(database, readonly=True) as root_pool:
@@ -447,7 +424,7 @@ def test_firm_cannot_take_an_elevator(database, world, contract_world):
         assert elevator.maintenance_unit is None
         assert root_pool.get('elevator.maintenance.contract')(
             contract_id).state == 'proposed'
-    with as_user(database, c['owner']):
+    with user_transaction(database, c['owner'], ZH):
         Contract.accept([Contract(contract_id)])
     with tryton_env.transaction(database, readonly=True) as root_pool:
         contract = root_pool.get('elevator.maintenance.contract')(
@@ -468,19 +445,19 @@ def test_orphan_contract_accepted_by_district(database, world,
     pool = Pool(database)
     Contract = pool.get('elevator.maintenance.contract')
     today = dt.date.today()
-    with as_user(database, users['firm1']):
+    with user_transaction(database, users['firm1'], ZH):
         contract, = Contract.create([{'maintenance_unit': c['firm'],
                     'user_unit': c['unit'], 'start_date': today,
                     'end_date': today + dt.timedelta(364),
                     'elevators': [('add', [c['orphan']])]}])
         Contract.propose([contract])
         contract_id = contract.id
-    with as_user(database, c['owner']):
+    with user_transaction(database, c['owner'], ZH):
         refused(Contract.accept, [Contract(contract_id)],
             match='区县监管部门')
-    with as_user(database, users['hanjiang']):
+    with user_transaction(database, users['hanjiang'], ZH):
         refused(Contract.accept, [Contract(contract_id)])
-    with as_user(database, users['chengxiang']):
+    with user_transaction(database, users['chengxiang'], ZH):
         Contract.accept([Contract(contract_id)])
     with tryton_env.transaction(database, readonly=True) as root_pool:
         contract = root_pool.get('elevator.maintenance.contract')(
@@ -504,7 +481,7 @@ def test_expired_firm_refused(database, world, contract_world):
         Party.write([firm], {
                 'licence_valid_until': today - dt.timedelta(1)})
     try:
-        with as_user(database, users['firm1']):
+        with user_transaction(database, users['firm1'], ZH):
             contract, = Contract.create([{'maintenance_unit': c['firm'],
                         'user_unit': c['unit'], 'start_date': today,
                         'end_date': today + dt.timedelta(364),
@@ -515,7 +492,7 @@ def test_expired_firm_refused(database, world, contract_world):
             Party.write([Party(c['firm'])], {
                     'licence_valid_until': None,
                     'qualification_valid_until': today - dt.timedelta(1)})
-        with as_user(database, users['firm1']):
+        with user_transaction(database, users['firm1'], ZH):
             contract, = Contract.create([{'maintenance_unit': c['firm'],
                         'user_unit': c['unit'], 'start_date': today,
                         'end_date': today + dt.timedelta(364),
@@ -555,7 +532,7 @@ def test_assigned_unit_only_replies(database, world):
         complaint = RootFeedback(complaint.id)
         assert complaint.assigned_unit == firm and complaint.overdue
         complaint_id, deadline = complaint.id, complaint.deadline
-    with as_user(database, users['firm1']):
+    with user_transaction(database, users['firm1'], ZH):
         complaint = Feedback(complaint_id)
         for values, match in [
                 ({'text': '已解决'}, '不能手工修改'),
@@ -584,7 +561,7 @@ def test_assigned_unit_only_replies(database, world):
     with tryton_env.transaction(database) as root_pool:
         RootFeedback = root_pool.get('elevator.public.feedback')
         RootFeedback.reopen([RootFeedback(complaint_id)])
-    with as_user(database, users['firm1']):
+    with user_transaction(database, users['firm1'], ZH):
         Feedback.write([Feedback(complaint_id)], {'reply': '复查完成'})
         Feedback.reply_([Feedback(complaint_id)])
     with tryton_env.transaction(database, readonly=True) as root_pool:
@@ -633,7 +610,7 @@ def test_check_in_time_and_position(database, world):
 
     before = dt.datetime.now().replace(microsecond=0)
     lat, lon = positions[late]
-    with as_user(database, users['tech1']):
+    with user_transaction(database, users['tech1'], ZH):
         # Ten minutes late by default (5) is refused, whatever the position.
         refused(Order.start_visit, [Order(late)],
             {'latitude': lat, 'longitude': lon, 'time': utc(10)},
@@ -643,12 +620,12 @@ def test_check_in_time_and_position(database, world):
     # The limit is configuration.
     set_config(database, maintenance_check_in_max_lag=15)
     try:
-        with as_user(database, users['tech1']):
+        with user_transaction(database, users['tech1'], ZH):
             Order.start_visit([Order(late)],
                 {'latitude': lat, 'longitude': lon, 'time': utc(10)})
     finally:
         set_config(database, maintenance_check_in_max_lag=5)
-    with as_user(database, users['tech1']):
+    with user_transaction(database, users['tech1'], ZH):
         # Without a position: accepted, but a warning.
         Order.start_visit([Order(blind)], {'time': utc(1)})
         lat, lon = positions[placed]

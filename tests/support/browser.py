@@ -18,14 +18,14 @@ import tempfile
 import textwrap
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from support.db import DATABASE_URI
-from support.process import BIN, ROOT, WAIT, stop, wait_for
+from support.http import serving
+from support.process import ROOT, WAIT, stop, wait_for
 
 SAO_ROOT = ROOT / 'web' / 'sao'
 FAILURE_SCREENSHOT = ROOT / 'var' / 'test-browser-failure.png'
@@ -265,44 +265,21 @@ def workdir():
 @pytest.fixture(scope='module')
 def server(database, workdir):
     "trytond serving the database and sao on a free port."
-    log = workdir / 'trytond.log'
-    env = {**os.environ}
-    env.pop('TRYTOND_CONFIG', None)
-    with open(log, 'ab') as out:
-        process = subprocess.Popen(
-            [str(BIN / 'trytond'), '-c', str(database['conf']),
-                '-d', database['name']],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=ROOT, start_new_session=True)
     url = f"http://127.0.0.1:{database['port']}/"
 
     def ready():
-        if process.poll() is not None:
-            raise AssertionError("trytond exited:\n"
-                + log.read_text(errors='replace')[-4000:])
+        with urllib.request.urlopen(url, timeout=5) as index:
+            if b'sao' not in index.read():
+                return False
         body = json.dumps({'id': 0, 'method': 'common.server.version',
                 'params': []}).encode()
-        try:
-            with urllib.request.urlopen(url, timeout=5) as index:
-                if b'sao' not in index.read():
-                    return False
-            request = urllib.request.Request(
-                f"{url}rpc/", data=body,
-                headers={'Content-Type': 'application/json'})
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                return json.load(answer).get('result')
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return False
-    try:
-        try:
-            wait_for(ready, "trytond to answer", interval=0.5)
-        except AssertionError as e:
-            raise AssertionError(f"{e}:\n"
-                + log.read_text(errors='replace')[-4000:]) from None
+        request = urllib.request.Request(f"{url}rpc/", data=body,
+            headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return json.load(answer).get('result')
+    with serving(database['conf'], database['name'],
+            workdir / 'trytond.log', ready):
         yield url
-    finally:
-        stop(process)
-
 
 
 @pytest.fixture
