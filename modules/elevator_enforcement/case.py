@@ -545,25 +545,34 @@ class Case(Workflow, ModelSQL, ModelView):
         return result
 
     @classmethod
+    def rectification_query(cls, start=None, end=None):
+        """SQL query of (district, rectified, closed): per district, the
+        cases closed within [start, end) (naive UTC; open bounds by
+        default) after a rectification order, and how many of them were
+        closed as rectified. The district assessment reads it too."""
+        table = cls.__table__()
+        where = ((table.state == 'closed') & (table.ordered_at != Null)
+            & (table.district != Null))
+        if start:
+            where &= table.closed_at >= start
+        if end:
+            where &= table.closed_at < end
+        rectified = Sum(SQLCase((table.outcome == 'rectified', 1), else_=0))
+        return table.select(table.district, rectified, Count(table.id),
+            where=where, group_by=[table.district])
+
+    @classmethod
     def rectification_rates(cls, start=None, end=None, districts=None):
         """{district id: (closed, rectified, rate %)} of the cases whose
-        rectification was ordered and that were closed within [start, end)
-        (dates, Putian; all time by default). The rate is None without
-        closed case."""
-        table = cls.__table__()
+        rectification was ordered and that were closed from the Putian
+        date start to the date end (excluded); all time by default."""
         cursor = Transaction().connection.cursor()
-        where = (table.state == 'closed') & (table.ordered_at != Null)
-        if start:
-            where &= table.closed_at >= _utc_midnight(start)
-        if end:
-            where &= table.closed_at < _utc_midnight(end)
-        if districts is not None:
-            where &= table.district.in_(list(districts) or [-1])
-        rectified = Sum(SQLCase((table.outcome == 'rectified', 1), else_=0))
-        cursor.execute(*table.select(table.district, Count(table.id),
-                rectified, where=where, group_by=[table.district]))
-        return {d: (n, int(r), round(Decimal(100) * r / n, 1) if n else None)
-            for d, n, r in cursor}
+        cursor.execute(*cls.rectification_query(
+                _utc_midnight(start) if start else None,
+                _utc_midnight(end) if end else None))
+        return {d: (n, int(r), round(Decimal(100) * r / n, 1))
+            for d, r, n in cursor
+            if districts is None or d in districts}
 
 
 def _in_pool(name):

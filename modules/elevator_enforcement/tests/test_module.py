@@ -376,4 +376,46 @@ class ElevatorEnforcementTestCase(LocaleTestMixin, ModuleTestCase):
         self.assertIsNone(User.get_login('firm1', {'password': 'wrong'}))
 
 
+
+class EnforcementAssessmentTestCase(ModuleTestCase):
+    "Test Elevator Enforcement with the district assessment"
+    module = 'elevator_enforcement'
+    extras = ['elevator_assessment']
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze()
+        self.addCleanup(clock.reset)
+
+    @with_transaction()
+    def test_rectification_indicator(self):
+        "The district assessment counts the cases closed as rectified"
+        from trytond.modules.elevator_assessment import engine
+        pool = Pool()
+        Case = pool.get('elevator.enforcement.case')
+        world = create_world()
+        cases = Case.create([{'party': world['firm'].id,
+                    'region': world['town'].id, 'facts': '未维保',
+                    'requirement': '立即维保',
+                    'deadline': today() + dt.timedelta(days=3)}
+                for _ in range(2)])
+        Case.order(cases)
+        Case.acknowledge(cases)
+        Case.write(cases, {'evidence': [('create', [{
+                            'description': '维保记录'}])]})
+        Case.submit(cases)
+        Case.write(cases[:1], {'outcome': 'rectified',
+                'review_method': 'visit'})
+        Case.write(cases[1:], {'outcome': 'transferred',
+                'transferred_to': '莆田市城厢区人民政府'})
+        Case.close(cases)
+        ctx = engine.Context(today() - dt.timedelta(days=30), today(),
+            clock.now())
+        result = engine.run(['district_rectification'], ctx)
+        self.assertEqual(result['district_rectification'],
+            {world['chengxiang'].id: (1, 2)})
+        self.assertEqual(Case.rectification_rates(),
+            {world['chengxiang'].id: (2, 1, Decimal('50.0'))})
+
+
 del ModuleTestCase
