@@ -377,6 +377,61 @@ class ElevatorEnforcementTestCase(LocaleTestMixin, ModuleTestCase):
 
 
 
+    @with_transaction()
+    def test_inspection_plan(self):
+        "The plan draws elevators weighted to risk; a defect opens a case"
+        pool = Pool()
+        Inspection = pool.get('elevator.supervision.inspection')
+        Case = pool.get('elevator.enforcement.case')
+        world = create_world()
+        lifts = world['lifts']
+        day = today()
+        end = day + dt.timedelta(days=29)
+        weights = Inspection.risk_weights([lifts[0].id, lifts[2].id])
+        self.assertEqual(weights, {lifts[0].id: (1, []),
+                lifts[2].id: (2, ['unmonitored'])})
+        # Drawn often, the elevator that must be monitored and is not
+        # comes about twice as often as each of the two others.
+        drawn = {lift.id: 0 for lift in lifts[:3]}
+        for seed in range(200):
+            plan = Inspection.generate_plan(world['chengxiang'], day, end,
+                25, seed=seed)
+            drawn[plan[0].elevator.id] += 1
+            Inspection.delete(plan)
+        self.assertGreater(drawn[lifts[2].id], 80)
+        self.assertLess(max(drawn[lifts[0].id], drawn[lifts[1].id]), 70)
+        plan = Inspection.generate_plan(world['chengxiang'], day, end, 100)
+        self.assertEqual(sorted(i.elevator.id for i in plan),
+            [lifts[0].id, lifts[1].id, lifts[2].id])
+        self.assertEqual(Inspection.generate_plan(
+                world['chengxiang'], day, end, 100), [])
+        licheng = create_user('licheng', 'group_district_regulator',
+            regions=[world['licheng']])
+        chengxiang = create_user('chengxiang', 'group_district_regulator',
+            regions=[world['chengxiang']])
+        with as_user(licheng):
+            self.assertEqual(Inspection.search([]), [])
+        with as_user(chengxiang):
+            inspection, = Inspection.search(
+                [('elevator', '=', lifts[2].id)])
+            with self.assertRaises(AccessError):
+                Inspection.write([inspection], {'state': 'done'})
+            Inspection.write([inspection], {'result': 'defects'})
+            with self.assertRaises(ValidationError):
+                Inspection.record([inspection])
+            Inspection.write([inspection], {
+                    'findings': '未安装远程监测装置', 'inspector':
+                    chengxiang.id})
+            Inspection.record([inspection])
+            Inspection.open_case([inspection])
+            case = Inspection(inspection.id).case
+            self.assertEqual((case.source, case.origin, case.party,
+                    case.facts, case.state),
+                ('inspection', inspection, world['mall'],
+                    '未安装远程监测装置', 'draft'))
+            self.assertEqual(Case.search([]), [case])
+
+
 class EnforcementAssessmentTestCase(ModuleTestCase):
     "Test Elevator Enforcement with the district assessment"
     module = 'elevator_enforcement'
