@@ -56,6 +56,7 @@ SOURCES = [
     ('elevator_rescue', "96196 Rescue"),
     ('elevator_public', "Public Supervision"),
     ('elevator_subsidy', "Subsidies"),
+    ('elevator_enforcement', "Enforcement"),
     ]
 KIND_UNITS = {
     'share': '%',
@@ -482,6 +483,12 @@ def _subsidy_executed(ctx):
         Round(Sum(union.budget), 2), group_by=[union.key])
 
 
+def _rectification(ctx):
+    "Enforcement cases closed in the period: rectified, closed."
+    Case = Pool().get('elevator.enforcement.case')
+    return Case.rectification_query(ctx.start, ctx.end)
+
+
 FORMULAS = {f.code: f for f in [
         Formula('district_iot_coverage', 'district', 'elevator_iot',
             'share', 'higher', ('elevator.iot.device',), _iot_coverage,
@@ -523,6 +530,10 @@ FORMULAS = {f.code: f for f in [
         Formula('district_subsidy_executed', 'district', 'elevator_subsidy',
             'share', 'higher', ('elevator.subsidy.program',),
             _subsidy_executed, "Subsidy budget executed (%)"),
+        Formula('district_rectification', 'district', 'elevator_enforcement',
+            'share', 'higher', ('elevator.enforcement.case',),
+            _rectification,
+            "Enforcement cases closed as rectified (%)"),
         Formula('unit_maintenance_on_time', 'unit', 'elevator_maintenance',
             'share', 'higher', ('elevator.maintenance.order',),
             lambda ctx: _orders_due(ctx, 'maintenance_unit'),

@@ -134,6 +134,7 @@ MODULE_DEMOS = [
     ('elevator_public', 'elevator.public.feedback'),
     ('elevator_subsidy', 'elevator.subsidy.program'),
     ('elevator_assessment', 'elevator.assessment.district'),
+    ('elevator_enforcement', 'elevator.enforcement.case'),
     ]
 
 

@@ -1,0 +1,1 @@
+# Registration of this module's classes is declared in tryton.cfg.
