@@ -20,6 +20,7 @@ import textwrap
 
 import pytest
 
+from elevator_platform import scratch_db
 from support.browser import (
     PASSWORD,
     SAO_ROOT,
@@ -28,7 +29,7 @@ from support.browser import (
     server_config,
 )
 from support.db import admin_sql, database_name
-from support.process import BIN, ROOT, free_port, run, wait_for
+from support.process import ROOT, free_port, run, wait_for
 
 SCREENSHOT = ROOT / 'docs' / 'screenshots' / 'elevator-list.png'
 
@@ -113,11 +114,8 @@ def database(workdir):
     log = workdir / 'setup.log'
     env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
     env.pop('TRYTOND_CONFIG', None)
-    admin_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
     try:
-        run([str(BIN / 'trytond-admin'), '-c', str(conf), '-d', name,
-                '-u', 'elevator', '--activate-dependencies', '-l', 'zh_CN',
-                '--email', 'admin@example.com'], log, env)
+        scratch_db.create_database(name, modules=('elevator',))
         spec = {
             'login': REGULATOR, 'password': PASSWORD, 'regions': [MINE],
             'districts': [

@@ -671,6 +671,112 @@ def test_broker_restarted_twice_during_fault_stream(workdir):
         scratch_db.drop_database(database)
 
 
+def kill(broker):
+    "SIGKILL: the broker saves nothing."
+    os.killpg(broker.process.pid, signal.SIGKILL)
+    broker.process.wait()
+
+
+def test_broker_killed_during_fault_stream(workdir):
+    """The broker killed with SIGKILL (no save) while four devices send 60
+    QoS 1 faults to the running bridge, then started again.
+
+    What a SIGKILL can lose: what the broker received since it last saved
+    its persistence file (at a clean stop or every `autosave_interval`).
+    A broker that has run for a while has the bridge's sessions and
+    subscriptions in that file, so after the restart it queues the
+    devices' messages for the bridge even before the bridge is back. The
+    devices re-send every QoS 1 message they have no PUBACK for, and the
+    bridge acknowledges only what it has committed. So every fault is
+    stored once, but for some of those the dead broker had acknowledged
+    to a device and not yet handed to the bridge; all sent while it was
+    down or after it came back are stored.
+
+    A broker killed before it ever saved the bridge's session (the first
+    kill here) drops what comes before the bridge subscribes again: the
+    bridge says so in its log."""
+    database = iot_database('sigkill')
+    try:
+        broker = Mosquitto(workdir, name='mosquitto-sigkill',
+            persistent=True).start()
+        bridge = BridgeProcess(database, broker.port, workdir,
+            client_id='reliability-sigkill')
+        faults = faults_of('KILL', 60)
+        ids = [payload['faultId'] for _, payload in faults]
+
+        def subscribed(count):
+            return bridge.output().count(
+                'alarm lane (reliability-sigkill-alarm): connected') >= count
+        try:
+            bridge.start()
+            wait_for(lambda: subscribed(1), 'the bridge to subscribe')
+            kill(broker)
+            broker.start()
+            wait_for(lambda: subscribed(2), 'the bridge to subscribe again')
+            assert "alarm lane: the broker lost this lane's session" in (
+                bridge.output())
+            # A clean stop saves the sessions, as a broker running for
+            # longer than its autosave interval has them saved.
+            broker.stop()
+            broker.start()
+            wait_for(lambda: subscribed(3), 'the bridge to resume')
+            devices = [RetryingDevice(broker.port, f'k{n}')
+                for n in range(4)]
+            sent = []
+
+            def publish():
+                for i, (serial, payload) in enumerate(faults):
+                    devices[i % 4].send(serial, payload)
+                    sent.append((devices[i % 4], devices[i % 4].infos[-1],
+                            payload['faultId']))
+                    time.sleep(0.1)
+            publishing = threading.Thread(target=publish, daemon=True)
+            publishing.start()
+            time.sleep(2)
+            kill(broker)
+            # What the dead broker had acknowledged: it may have lost these.
+            acknowledged = {fault_id for device, info, fault_id in list(sent)
+                if info.mid in device.acknowledged}
+            time.sleep(1.5)
+            broker.start()
+            publishing.join(WAIT)
+            for device in devices:
+                device.close()
+            # Sent while the broker was down or after: the devices re-send
+            # them, so they must all come; a test that saw none of them
+            # would prove nothing.
+            later = set(ids) - acknowledged
+            assert len(later) >= 20, len(later)
+            try:
+                wait_for(lambda: set(fault_events(database, later)) == later,
+                    'every fault the broker had not acknowledged')
+            except AssertionError:
+                raise AssertionError('missing: %s' % sorted(
+                        later - set(fault_events(database, later))))
+            time.sleep(2)
+            stored = fault_events(database, ids)
+            assert set(stored.values()) == {1}, stored
+            lost = set(ids) - set(stored)
+            assert lost <= acknowledged
+            print(f'SIGKILL: {len(acknowledged)} faults acknowledged by the '
+                f'killed broker, {len(lost)} of them lost')
+            output = bridge.output()
+            assert output.count('alarm lane: disconnected from broker') >= 3
+            assert output.count(
+                "alarm lane: the broker lost this lane's session") == 1
+            assert 'Traceback' not in output
+            assert dead_letters(database) == []
+            assert bridge.alive
+        except BaseException:
+            print(bridge.output(since_start=False)[-6000:])
+            raise
+        finally:
+            bridge.stop()
+            broker.stop()
+    finally:
+        scratch_db.drop_database(database)
+
+
 class DeafProxy:
     """A TCP proxy in front of the broker that can turn deaf: on the
     connections open at that moment it keeps forwarding everything except

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from elevator_platform import scratch_db
 from support.browser import PASSWORD, Chromium
 from support.db import DATABASE_URI, admin_sql
 from support.http import serving
@@ -194,11 +195,8 @@ def database(workdir):
     log = workdir / 'setup.log'
     env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
     env.pop('TRYTOND_CONFIG', None)
-    admin_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
     try:
-        run([str(BIN / 'trytond-admin'), '-c', str(conf), '-d', name,
-                '-u', 'elevator_maintenance', '--activate-dependencies',
-                '-l', 'zh_CN', '--email', 'admin@example.com'], log, env)
+        scratch_db.create_database(name, modules=('elevator_maintenance',))
         result = workdir / 'setup.json'
         run([sys.executable, '-c', SETUP_DATA, str(conf), name,
                 json.dumps(SPEC), str(result)], log, env)

@@ -6,11 +6,21 @@ from sql.aggregate import Count
 
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.pool import Pool
+from trytond.pyson import Eval, If
 
 
 class Coverage(ModelSQL, ModelView):
     "IoT Coverage per District"
     __name__ = 'elevator.iot.coverage'
+
+    @classmethod
+    def view_attributes(cls):
+        # A tree's `visual` must reach the client PYSON-encoded: written
+        # in the XML, sao could not parse it and showed no rows.
+        return super().view_attributes() + [
+            ('/tree', 'visual',
+                If(Eval('gap', 0) > 0, 'warning', 'success'), ['gap']),
+            ]
 
     district = fields.Many2One('elevator.region', "District", readonly=True)
     in_use = fields.Integer("Elevators in Use", readonly=True)

@@ -4,7 +4,7 @@ from collections import defaultdict
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.pool import Pool
-from trytond.pyson import Eval
+from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 from trytond.modules.elevator.common import Timestamp
 
@@ -22,6 +22,17 @@ FOLLOW_UPS = [
 class Event(WorkflowStateMixin, ModelSQL, ModelView):
     "IoT Event"
     __name__ = 'elevator.iot.event'
+
+    @classmethod
+    def view_attributes(cls):
+        # A tree's `visual` must reach the client PYSON-encoded: written
+        # in the XML, sao could not parse it and showed no rows.
+        return super().view_attributes() + [
+            ('/tree', 'visual', If(Eval('state') == 'open',
+                    If(Eval('reaction').in_(['rescue', 'critical']),
+                        'danger', 'warning'), ''),
+                ['state', 'reaction']),
+            ]
 
     device = fields.Many2One('elevator.iot.device', "Device", required=True,
         ondelete='RESTRICT', readonly=True)

@@ -5,6 +5,7 @@ from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
+from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 from trytond.modules.elevator.common import Timestamp
 
@@ -46,6 +47,17 @@ DOOR_STATUS = [
 class Status(ModelSQL, ModelView):
     "Elevator Live Status"
     __name__ = 'elevator.iot.status'
+
+    @classmethod
+    def view_attributes(cls):
+        # A tree's `visual` must reach the client PYSON-encoded: written
+        # in the XML, sao could not parse it and showed no rows.
+        return super().view_attributes() + [
+            ('/tree', 'visual', If(Eval('critical', False), 'danger',
+                    If(Eval('open_faults', 0) > 0, 'warning',
+                        If(~Eval('online', False), 'muted', ''))),
+                ['critical', 'open_faults', 'online']),
+            ]
 
     elevator = fields.Many2One('elevator.elevator', "Elevator",
         required=True, ondelete='CASCADE', readonly=True)

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 
 from elevator_platform import scratch_db, tryton_env
 from support.db import database_name, query
-from support.process import BIN, ROOT, WAIT, run, stop, wait_for
+from support.process import BIN, ROOT, WAIT, stop, wait_for
 
 DISTRICT = '350302'
 # Elevators with one controller data terminal each, plus a retired device.
@@ -297,12 +297,4 @@ def dead_letters(database, where='TRUE', params=(), uri=None):
 def create_iot_database(name, workdir):
     "An empty database with elevator_iot activated by trytond-admin."
     scratch_db.database_uri()  # a clear error without PostgreSQL
-    scratch_db.admin_sql(
-        f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
-    passfile = workdir / 'admin-password'
-    passfile.write_text('elevator-demo\n')
-    env = {**os.environ, 'TRYTONPASSFILE': str(passfile)}
-    env.pop('TRYTOND_CONFIG', None)
-    run([str(BIN / 'trytond-admin'), '-d', name, '-u', 'elevator_iot',
-            '--activate-dependencies', '-l', 'zh_CN',
-            '--email', 'admin@example.com'], workdir / 'setup.log', env)
+    scratch_db.create_database(name, modules=['elevator_iot'])

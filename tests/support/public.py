@@ -161,13 +161,9 @@ def public_database():
     conf = _config(workdir, 'setup')
     env = _env(workdir)
     log = workdir / 'setup.log'
-    scratch_db.admin_sql(
-        f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
     _base.update(name=name, workdir=workdir, copies=[])
     atexit.register(_drop_all)
-    _run([str(BIN / 'trytond-admin'), '-c', str(conf), '-d', name,
-            '-u', *MODULES, '--activate-dependencies', '-l', 'zh_CN',
-            '--email', 'admin@example.com'], log, env)
+    scratch_db.create_database(name, modules=MODULES)
     spec = {'person_name': PERSON_NAME, 'person_phone': PERSON_PHONE,
         'regulator': REGULATOR_NAME, 'login': REGULATOR_LOGIN,
         'password': PASSWORD, 'submitter_phone': SUBMITTER_PHONE,

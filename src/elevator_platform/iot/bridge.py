@@ -280,6 +280,10 @@ class Lane:
         self.shared = None
         self.connected = False
         self.subscribed = False
+        # Whether the broker ever gave this lane a session (one missing
+        # on a later connection was lost by the broker).
+        self.had_session = False
+        self.asked_clean = False
         # Batches handed over, in order: [batch, answer or None]
         self.inflight = collections.deque()
         self.handled = 0
@@ -332,6 +336,7 @@ class Lane:
         last_error = None
         for version in versions:
             client = self._client(version, clean)
+            self.asked_clean = clean
             self._connected = threading.Event()
             self._refused = None
             try:
@@ -383,6 +388,17 @@ class Lane:
         self.heartbeat_sent = None
         self.last_heartbeat_check = time.monotonic()
         client.subscribe([(t, 1) for t in topics])
+        if (self.had_session and not flags.session_present
+                and not self.asked_clean):
+            # A broker restarted without its persistence file (SIGKILL
+            # before an autosave, data lost): it dropped what arrived for
+            # us before this subscription; the devices re-send only what
+            # it had not acknowledged to them.
+            logger.warning('%s lane: the broker lost this lane\'s session; '
+                'messages published to it before it subscribed again are '
+                'lost (check the broker\'s persistence and autosave)',
+                self.name)
+        self.had_session = True
         logger.info('%s lane (%s): connected to %s:%s%s, subscribed to %s '
             '(session %s)', self.name, self.client_id, self.bridge.host,
             self.bridge.port, ' with TLS' if self.bridge.tls else '',
