@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -458,6 +459,40 @@ def test_phone_rescue(server, database, dispatcher, phone, workdir):
             'repair_order'] == row['repair_order']
         width = phone.js('document.documentElement.scrollWidth')
         assert width <= PHONE[0]
+
+
+def test_simultaneous_accept(server, database, dispatcher):
+    "Two technicians of the firm accept at once: one wins, one is told."
+    name = database['name']
+    ticket_id, dispatch_id = open_ticket(dispatcher, database['firms']['a'])
+    phones = {login: Portal(server, name, login)
+        for login in ['tech_a1', 'tech_a2']}
+    start = threading.Barrier(2)
+    answers = {}
+
+    def accept(login):
+        start.wait()
+        answers[login] = phones[login](
+            'POST', f'dispatches/{dispatch_id}/accept', {})
+    threads = [threading.Thread(target=accept, args=(login,))
+        for login in phones]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    statuses = sorted(status for status, _ in answers.values())
+    assert statuses == [200, 409], answers
+    winner, = [login for login, (status, _) in answers.items()
+        if status == 200]
+    loser, = [answer for status, answer in answers.values()
+        if status == 409]
+    names = {'tech_a1': '王建国', 'tech_a2': '李明'}
+    assert names[winner] in loser['error']['message'], loser
+    row = ticket_of(dispatcher, ticket_id, 'accepted_by', 'state')
+    assert row == {'id': ticket_id, 'state': 'accepted',
+        'accepted_by': database['users'][winner]}
+    dispatcher(TICKET, 'write', [ticket_id], {'cancel_reason': 'test'})
+    dispatcher(TICKET, 'cancel', [ticket_id])
 
 
 def test_arrival_warnings(server, database, dispatcher):
