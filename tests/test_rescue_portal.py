@@ -521,6 +521,20 @@ def test_arrival_warnings(server, database, dispatcher):
             'search_read', [], notified, None, None, ['label'])]
     assert any('2000 米' in label or '2001 米' in label
         or '1999 米' in label for label in labels), labels
+    # The warning and the position are the workflow's: nobody writes them.
+    with pytest.raises(Exception, match='cannot be changed directly'):
+        dispatcher(TICKET, 'write', [ticket_id], {'arrival_warning': None})
+    with pytest.raises(Exception):
+        dispatcher(DISPATCH, 'write', [dispatch_id],
+            {'arrival_distance': 0})
+    with pytest.raises(Exception):
+        tech.session(TICKET, 'write', [ticket_id], {'arrival_warning': None})
+    # The dispatcher (and the firm) find the warned tickets.
+    assert dispatcher(TICKET, 'search',
+        [('arrival_warning', '=', 'too_far')], 0, None, None) == [ticket_id]
+    assert tech.session(TICKET, 'search',
+        [('arrival_warning', '!=', None)], 0, None,
+        [('arrival_distance', 'DESC')]) == [ticket_id]
     dispatcher(TICKET, 'write', [ticket_id], {
             'released_persons': 1, 'injuries': 0, 'cause': 'power'})
     dispatcher(TICKET, 'release', [ticket_id])
