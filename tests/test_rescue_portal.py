@@ -586,6 +586,57 @@ def test_arrival_warnings(server, database, dispatcher):
     dispatcher(TICKET, 'close', [ticket_id])
 
 
+ESCALATE = textwrap.dedent('''
+    import datetime as dt, sys
+    from trytond import config
+    config.update_etc(sys.argv[1])
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    from trytond.modules.elevator_rescue import clock
+    pool = Pool(sys.argv[2])
+    pool.init()
+    with Transaction().start(sys.argv[2], 0) as tx:
+        Ticket = pool.get('elevator.rescue.ticket')
+        # The cron's pass, two hours on: every deadline has passed.
+        Ticket.escalate_due(now=clock.now() + dt.timedelta(hours=2))
+        tx.commit()
+    ''')
+
+
+def test_late_arrival(server, database, dispatcher, workdir):
+    "A unit escalated for missing its arrival deadline still arrives."
+    name = database['name']
+    tech = Portal(server, name, 'tech_a1')
+    ticket_id, dispatch_id = open_ticket(dispatcher, database['firms']['a'])
+    assert tech('POST', f'dispatches/{dispatch_id}/accept', {})[0] == 200
+    env = {**os.environ}
+    env.pop('TRYTOND_CONFIG', None)
+    run([sys.executable, '-c', ESCALATE, str(database['conf']), name],
+        workdir / 'escalate.log', env)
+    row = ticket_of(dispatcher, ticket_id, 'level', 'state')
+    assert (row['level'], row['state']) == (3, 'dispatched')
+    status, answer = tech('GET', f'dispatches/{dispatch_id}')
+    assert status == 200
+    assert answer['dispatch']['outcome'] == 'timed_out'
+    assert answer['dispatch']['actions'] == ['arrive']
+    assert dispatch_id in [d['id'] for d in tech('GET', 'dispatches')[1][
+            'dispatches']]
+    near = offset(POSITION_A, 50)
+    status, answer = tech('POST', f'dispatches/{dispatch_id}/arrive', {
+            'position': {'latitude': near[0], 'longitude': near[1]}})
+    assert status == 200, answer
+    assert 'release' in answer['dispatch']['actions']
+    row = ticket_of(dispatcher, ticket_id, 'state', 'arrived_unit',
+        'arrival_distance')
+    assert row['state'] == 'arrived'
+    assert row['arrived_unit'] == database['firms']['a']['firm']
+    assert 48 <= row['arrival_distance'] <= 52
+    status, answer = tech('POST', f'dispatches/{dispatch_id}/release', {
+            'released_persons': 2, 'injuries': 1, 'cause': 'traction'})
+    assert status == 200, answer
+    dispatcher(TICKET, 'close', [ticket_id])
+
+
 def test_other_firm_refused(server, database, dispatcher, phone, workdir):
     "Another firm's technician: nothing to see, nothing to do."
     name = database['name']

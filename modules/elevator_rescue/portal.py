@@ -175,13 +175,15 @@ def _actions(dispatch):
     actions = []
     if dispatch.outcome is None and state == 'dispatched':
         actions += ['accept', 'decline']
-    mine = dispatch.outcome == 'accepted'
+    mine = dispatch.engaged
     if mine and not dispatch.arrived_at and state in {
             'dispatched', 'accepted'}:
         actions.append('arrive')
     if mine and dispatch.arrived_at and state == 'arrived':
         actions.append('release')
-    if mine and state in {'accepted', 'arrived', 'released'}:
+    if (mine and state in {'accepted', 'arrived', 'released'}
+            and (not ticket.arrived_unit
+                or ticket.arrived_unit == dispatch.unit)):
         actions.append('photo')
     if (mine and dispatch.arrived_at
             and state in {'arrived', 'released', 'closed'}
@@ -293,6 +295,8 @@ def rescue_dispatches(request, pool):
                 [('outcome', '=', None),
                     ('ticket.state', '=', 'dispatched')],
                 ('outcome', '=', 'accepted'),
+                # Late: the ticket was escalated, the unit may still come.
+                [('outcome', '=', 'timed_out'), ('missed', '=', 'arrive')],
                 ],
             ], order=[('dispatched_at', 'DESC'), ('id', 'DESC')], limit=50)
     return json_response({'dispatches': _payload(pool, dispatches)})
@@ -355,7 +359,7 @@ def _own_ticket(dispatch):
     """The ticket, for the unit that arrived on it only (another unit's
     dispatch on the same ticket does not record its release)."""
     ticket = dispatch.ticket
-    if dispatch.outcome != 'accepted' or not dispatch.arrived_at:
+    if not dispatch.engaged or not dispatch.arrived_at:
         raise UserError(gettext('elevator_rescue.msg_ticket_not_arrived',
                 ticket=ticket.rec_name,
                 state=_selection(ticket.__class__, 'state', ticket.state)))

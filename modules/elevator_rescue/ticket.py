@@ -1987,6 +1987,13 @@ class Dispatch(ModelSQL, ModelView):
     # The technician's page (/{db}/elevator/portal/rescue/): the steps are
     # the buttons above; these add what the phone knows.
 
+    @property
+    def engaged(self):
+        """The unit took the rescue: accepted, or accepted and escalated
+        for missing the arrival deadline (it may still arrive)."""
+        return (self.outcome == 'accepted'
+            or (self.outcome == 'timed_out' and self.missed == 'arrive'))
+
     @staticmethod
     def _position(position):
         """(latitude, longitude, accuracy, crs) in WGS-84 of a position sent
@@ -2079,8 +2086,10 @@ class Dispatch(ModelSQL, ModelView):
         # The record rules of the user: a dispatch of another unit fails.
         cls.read([dispatch.id], ['id'])
         ticket = dispatch.ticket
-        if (dispatch.outcome != 'accepted'
-                or ticket.state not in {'accepted', 'arrived', 'released'}):
+        if (not dispatch.engaged
+                or ticket.state not in {'accepted', 'arrived', 'released'}
+                or (ticket.arrived_unit
+                    and ticket.arrived_unit != dispatch.unit)):
             raise UserError(gettext('elevator_rescue.msg_photo_state',
                     ticket=ticket.rec_name,
                     state=_selection(ticket.__class__, 'state',
