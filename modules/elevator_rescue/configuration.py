@@ -46,6 +46,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="An elevator with at least this many entrapments within the "
         "window is listed as repeatedly trapping passengers.")
 
+    arrival_max_distance = fields.Integer("Arrival Distance Limit (m)",
+        required=True, domain=[('arrival_max_distance', '>', 0)],
+        help="An arrival recorded on the phone farther than this from the "
+        "elevator (or without a position) is a warning on the ticket.")
+
     caller_retention_years = fields.Integer(
         "Caller Data Retention (years)", required=True,
         domain=[('caller_retention_years', '>', 0)],
@@ -65,6 +70,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                 'elevator_rescue', 'sequence_ticket')
         except KeyError:
             return None
+
+    @classmethod
+    def default_arrival_max_distance(cls):
+        return 500
 
     @classmethod
     def default_caller_retention_years(cls):

@@ -3,6 +3,7 @@ dispatched level by level, the escalations and the closing record."""
 import datetime as dt
 import hashlib
 import json
+import math
 from collections import defaultdict
 
 from sql import For, Null, Select, Values
@@ -24,7 +25,7 @@ from trytond.pyson import Bool, Eval, Id, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
+from . import clock, geo
 
 SOURCES = [
     ('phone', "Phone Call"),
@@ -104,6 +105,11 @@ ESCALATION_REASONS = [
     ('no_unit', "No Unit Available"),
     ('manual', "Escalated by the Dispatcher"),
     ]
+ARRIVAL_WARNINGS = [
+    (None, ""),
+    ('no_position', "No Position"),
+    ('too_far', "Too Far from the Elevator"),
+    ]
 MAX_LEVEL = 3
 ESCALATION_CHUNK = 250
 # Fields that only the workflow sets: never written from outside.
@@ -117,6 +123,7 @@ WORKFLOW_FIELDS = {
     'release_time', 'accept_in_time', 'arrive_in_time',
     'place', 'region', 'district', 'user_unit', 'maintenance_unit',
     'dispatches', 'escalations', 'repair_order',
+    'arrival_distance', 'arrival_warning',
     }
 REPORT_VALUES = {
     'caller_name', 'caller_phone', 'reported_at', 'trapped_persons',
@@ -356,6 +363,13 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
     arrived_at = fields.DateTime("Arrived At", readonly=True)
     arrived_by = fields.Many2One('res.user', "Arrival Recorded By",
         readonly=True, loading='lazy')
+    arrival_distance = fields.Integer("Arrival Distance (m)", readonly=True,
+        help="Distance from the phone's position at the arrival to the "
+        "elevator, when the arrival was recorded on the technicians' page.")
+    arrival_warning = fields.Selection(ARRIVAL_WARNINGS, "Arrival Warning",
+        readonly=True,
+        help="The arrival recorded on the phone had no position, or a "
+        "position farther from the elevator than the configured distance.")
     arrived_unit = fields.Many2One('party.party', "Unit on Site",
         readonly=True, loading='lazy')
     released_at = fields.DateTime("Released At", readonly=True)
@@ -471,6 +485,13 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                     'invisible': ~Eval('state').in_(ACTIVE_STATES),
                     'icon': 'tryton-cancel',
                     'depends': ['state'],
+                    },
+                'request_repair': {
+                    'invisible': (~Eval('state').in_(
+                            ['arrived', 'released', 'closed'])
+                        | Bool(Eval('repair_order'))),
+                    'icon': 'tryton-launch',
+                    'depends': ['state', 'repair_order'],
                     },
                 })
 
@@ -1441,6 +1462,46 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                     })
             cls._follow_up_repairs([t for t in tickets if t.repair_follows])
 
+
+    @classmethod
+    def record_release(cls, tickets, released_persons, injuries, cause,
+            notes=None):
+        """The release recorded on the technician's page: the release
+        button, then the rescue record (released, injured, cause)."""
+        causes = {c for c, _ in CAUSES if c}
+        for value in (released_persons, injuries):
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or value < 0):
+                raise UserError(gettext(
+                        'elevator_rescue.msg_release_persons'))
+        if cause not in causes:
+            raise UserError(gettext('elevator_rescue.msg_release_cause'))
+        cls.release(tickets)
+        values = {
+            'released_persons': released_persons,
+            'injuries': injuries,
+            'cause': cause,
+            }
+        if notes:
+            values['closing_notes'] = notes
+        with without_check_access():
+            cls.write(list(tickets), values)
+
+    @classmethod
+    @ModelView.button
+    def request_repair(cls, tickets):
+        """The unit on site asks for a repair follow-up: a repair order
+        now (with elevator_maintenance), not only when the ticket closes."""
+        tickets = cls._lock(tickets)
+        cls._check_state(tickets, {'arrived', 'released', 'closed'},
+            'msg_ticket_no_repair')
+        with without_check_access():
+            asked = [t for t in tickets if not t.repair_follows]
+            if asked:
+                cls.write(asked, {'repair_follows': True})
+            tickets = cls.browse([t.id for t in tickets])
+            cls._follow_up_repairs(tickets)
+
     @classmethod
     def _follow_up_repairs(cls, tickets):
         "Open repair orders (elevator_maintenance, when installed)."
@@ -1563,6 +1624,19 @@ class Dispatch(ModelSQL, ModelView):
         help="When the dispatch was declined, timed out, superseded or "
         "cancelled.")
     missed = fields.Selection(MISSED, "Missed Deadline", readonly=True)
+    arrival_latitude = fields.Float("Arrival Latitude", digits=(3, 6),
+        readonly=True, help="The phone's position at the arrival (WGS-84).")
+    arrival_longitude = fields.Float("Arrival Longitude", digits=(3, 6),
+        readonly=True, help="The phone's position at the arrival (WGS-84).")
+    arrival_accuracy = fields.Integer("Position Accuracy (m)", readonly=True)
+    arrival_crs = fields.Selection([
+            (None, ""),
+            ('wgs84', "WGS-84 (GPS)"),
+            ('gcj02', "GCJ-02 (WeChat / AMap)"),
+            ], "Position Sent As", readonly=True,
+        help="The datum of the position the phone sent; it is stored "
+        "converted to WGS-84.")
+    arrival_distance = fields.Integer("Arrival Distance (m)", readonly=True)
     response_time = fields.Function(fields.TimeDelta("Response Time"),
         'get_times')
     travel_time = fields.Function(fields.TimeDelta("Travel Time"),
@@ -1729,6 +1803,10 @@ class Dispatch(ModelSQL, ModelView):
             'date': format_time(self.outcome_at or self.accepted_at),
             }
         if self.outcome == 'accepted':
+            if self.accepted_by:
+                return gettext(
+                    'elevator_rescue.msg_dispatch_already_accepted_by',
+                    user=self.accepted_by.rec_name, **params)
             return gettext('elevator_rescue.msg_dispatch_already_accepted',
                 **params)
         if self.outcome == 'superseded':
@@ -1905,6 +1983,127 @@ class Dispatch(ModelSQL, ModelView):
                             })
                 Ticket._write_workflow([ticket], values)
 
+
+    # The technician's page (/{db}/elevator/portal/rescue/): the steps are
+    # the buttons above; these add what the phone knows.
+
+    @property
+    def engaged(self):
+        """The unit took the rescue: accepted, or accepted and escalated
+        for missing the arrival deadline (it may still arrive)."""
+        return (self.outcome == 'accepted'
+            or (self.outcome == 'timed_out' and self.missed == 'arrive'))
+
+    @staticmethod
+    def _position(position):
+        """(latitude, longitude, accuracy, crs) in WGS-84 of a position sent
+        by a phone ({'latitude', 'longitude', 'accuracy', 'crs'}), all None
+        when there is none; a UserError when it is not a position."""
+        if not position:
+            return None, None, None, None
+
+        def number(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(value)
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(value)
+            return value
+        try:
+            latitude = number(position['latitude'])
+            longitude = number(position['longitude'])
+            accuracy = position.get('accuracy')
+            accuracy = number(accuracy) if accuracy is not None else None
+            crs = position.get('crs') or 'wgs84'
+            if (not -90 <= latitude <= 90 or not -180 <= longitude <= 180
+                    or (accuracy is not None and accuracy < 0)
+                    or crs not in geo.CRS):
+                raise ValueError(position)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UserError(gettext('elevator_rescue.msg_position_invalid'))
+        latitude, longitude = geo.to_wgs84(latitude, longitude, crs)
+        return (latitude, longitude,
+            round(accuracy) if accuracy is not None else None, crs)
+
+    @classmethod
+    def arrive_at(cls, dispatches, position=None):
+        """Arrival recorded on the phone: the arrive button (rights, row
+        lock, steps), then the phone's position and its distance to the
+        elevator; no position, or farther than the configured distance, is
+        a warning on the ticket for the dispatchers."""
+        pool = Pool()
+        Ticket = pool.get('elevator.rescue.ticket')
+        Configuration = pool.get('elevator.rescue.configuration')
+        latitude, longitude, accuracy, crs = cls._position(position)
+        cls.arrive(dispatches)
+        limit = Configuration(1).arrival_max_distance
+        warnings = []
+        with without_check_access():
+            for dispatch in cls.browse([d.id for d in dispatches]):
+                ticket = dispatch.ticket
+                elevator = ticket.elevator
+                distance = None
+                if latitude is not None:
+                    distance = geo.distance_m(latitude, longitude,
+                        elevator.latitude, elevator.longitude)
+                    if distance is not None:
+                        distance = round(distance)
+                    _sql_write(cls, [dispatch], {
+                            'arrival_latitude': latitude,
+                            'arrival_longitude': longitude,
+                            'arrival_accuracy': accuracy,
+                            'arrival_crs': crs,
+                            'arrival_distance': distance,
+                            })
+                if latitude is None:
+                    warning = 'no_position'
+                elif distance is not None and limit and distance > limit:
+                    warning = 'too_far'
+                else:
+                    warning = None
+                Ticket._write_workflow([ticket], {
+                        'arrival_distance': distance,
+                        'arrival_warning': warning,
+                        })
+                if warning:
+                    warnings.append((ticket, warning, distance, dispatch))
+        notify_dispatchers([(ticket,
+                    'elevator_rescue.msg_notify_arrival_' + warning, {
+                        'number': ticket.number,
+                        'unit': dispatch.unit.rec_name,
+                        'distance': distance or 0,
+                        'limit': limit,
+                        }) for ticket, warning, distance, dispatch
+                in warnings])
+
+    @classmethod
+    def attach_photo(cls, dispatch, name, data):
+        """A photo of the rescue taken on the phone, attached to the ticket
+        through the platform's attachment checks (content type, size)."""
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        dispatch, = cls.browse([int(dispatch)])
+        # The record rules of the user: a dispatch of another unit fails.
+        cls.read([dispatch.id], ['id'])
+        ticket = dispatch.ticket
+        if (not dispatch.engaged
+                or ticket.state not in {'accepted', 'arrived', 'released'}
+                or (ticket.arrived_unit
+                    and ticket.arrived_unit != dispatch.unit)):
+            raise UserError(gettext('elevator_rescue.msg_photo_state',
+                    ticket=ticket.rec_name,
+                    state=_selection(ticket.__class__, 'state',
+                        ticket.state)))
+        resource = str(ticket)
+        Attachment.check_file(data, name, resource, external=True)
+        with without_check_access():
+            attachment, = Attachment.create([{
+                        'name': name,
+                        'type': 'data',
+                        'data': data,
+                        'resource': resource,
+                        }])
+        return attachment
 
 class Escalation(ModelSQL, ModelView):
     "Rescue Escalation"

@@ -514,7 +514,10 @@
           return u.name;
         }).join('、') || '未关联维保单位'),
         profile.technicians.length ? null : h('p', {className: 'tag warn'},
-          '您尚未登记为维保人员，请联系本单位管理员。')),
+          '您尚未登记为维保人员，请联系本单位管理员。'),
+        // The 96196 rescue dispatches of the firm: a page of its own.
+        h('a', {id: 'rescue-link', className: 'button', href: 'rescue/'},
+          '应急救援任务')),
       h('section', {className: 'card'},
         h('h2', null, '到达电梯'),
         scan,
