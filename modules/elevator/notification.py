@@ -22,7 +22,6 @@ from collections import defaultdict, namedtuple
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from sql import For
 from sql.operators import In
 
 from trytond import config
@@ -37,6 +36,7 @@ from trytond.transaction import Transaction, without_check_access
 from . import sms
 from .common import Timestamp
 from .privacy import mask_phone
+from .workflow import WorkflowStateMixin
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ AUDIENCES = [
 # Who a message goes to: a platform user (in-client, e-mail) and/or a
 # phone number or e-mail address.
 Recipient = namedtuple('Recipient', ['user', 'name', 'phone', 'email'],
-    defaults=[None, None, None])
+    defaults=[None, None, None, None])
 
 
 def _now():
@@ -86,9 +86,34 @@ def retry_delay(attempt):
     return _setting('retry_delay', 30.0) * 2 ** (attempt - 1)
 
 
+def channels():
+    """The channels in use (`channels = sms,client` in a demo without a
+    mail server): rules of the others make no message."""
+    in_use = {c.strip() for c in _setting('channels', 'sms,email,client'
+            ).split(',') if c.strip()}
+    if (config.get(sms.SECTION, 'provider', default='none') or 'none'
+            ) == 'none':
+        # No SMS provider: no SMS rows (rather than one failure each).
+        in_use.discard('sms')
+    return in_use
+
+
 def sending_timeout():
     "Seconds after which an unfinished claim counts as a dead worker."
     return _setting('sending_timeout', 300.0)
+
+
+def sms_number(phone):
+    """A phone number as SMS providers in China take it: digits only, a
+    mainland number without its +86 (as the party module may format it)."""
+    if not phone:
+        return phone
+    digits = ''.join(c for c in phone if c.isdigit())
+    if phone.strip().startswith('+') and not digits.startswith('86'):
+        return '+' + digits
+    if digits.startswith('86') and len(digits) == 13:
+        digits = digits[2:]
+    return digits
 
 
 class _Params(dict):
@@ -169,7 +194,7 @@ class Rule(DeactivableMixin, ModelSQL, ModelView):
         cls._order = [('event', 'ASC'), ('audience', 'ASC'), ('id', 'ASC')]
 
 
-class Notification(ModelSQL, ModelView):
+class Notification(WorkflowStateMixin, ModelSQL, ModelView):
     "Notification"
     __name__ = 'elevator.notification'
 
@@ -255,7 +280,10 @@ class Notification(ModelSQL, ModelView):
             return []
         resolved = {}
         vlist, seen = [], set()
+        in_use = channels()
         for rule in rules:
+            if rule.channel not in in_use:
+                continue
             if rule.audience not in resolved:
                 recipients = audiences.get(rule.audience) or []
                 if callable(recipients):
@@ -263,7 +291,7 @@ class Notification(ModelSQL, ModelView):
                 resolved[rule.audience] = recipients
             for recipient in resolved[rule.audience]:
                 if rule.channel == 'sms':
-                    address = recipient.phone
+                    address = sms_number(recipient.phone)
                 elif rule.channel == 'email':
                     address = recipient.email
                 else:
@@ -272,9 +300,10 @@ class Notification(ModelSQL, ModelView):
                         continue
                 if rule.channel != 'client' and not address:
                     continue
-                key = (rule.channel, address,
-                    recipient.user.id if recipient.user else None,
-                    rule.template.id)
+                # One message per phone, address or user: the duty phone
+                # may be a technician's own.
+                key = (rule.channel, rule.template.id, address
+                    or recipient.user.id)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -294,7 +323,8 @@ class Notification(ModelSQL, ModelView):
         with Transaction().set_context(language=language), \
                 without_check_access():
             template = Template(rule.template.id)
-            values = dict(params)
+            # Callable parameters are called in the recipient's language.
+            values = {k: v() if callable(v) else v for k, v in params.items()}
             values['link'] = cls.link(template, origin)
             subject = render(template.subject, values)
             body = render(template.body, values)
@@ -418,8 +448,13 @@ class Notification(ModelSQL, ModelView):
         """Send the queued messages among notifications that are due (the
         queue task). Each is claimed in a transaction of its own, sent,
         and its outcome written in another."""
-        claimed = cls._claim([n.id for n in notifications])
-        for row in claimed:
+        for notification in notifications:
+            # One at a time: a worker killed mid-send leaves one message
+            # of unknown outcome, the others stay queued for the next.
+            claimed = cls._claim([notification.id])
+            if not claimed:
+                continue
+            row, = claimed
             result = cls._send_one(row)
             with Transaction().new_transaction() as transaction, \
                     without_check_access():
@@ -454,6 +489,8 @@ class Notification(ModelSQL, ModelView):
                     | (table.next_attempt_at <= now)))
             if transaction.database.has_select_for():
                 # Rows another worker is claiming are skipped, not waited.
+                # A row another worker is claiming is skipped.
+                For = transaction.database.get_select_for_skip_locked()
                 cursor.execute(*table.select(table.id, where=where,
                         for_=For('UPDATE')))
             else:
@@ -527,7 +564,9 @@ class Notification(ModelSQL, ModelView):
                         'dispatchers': dispatcher_recipients,
                         }, {
                         'recipient': notification.recipient or '',
-                        'channel': dict(CHANNELS)[notification.channel],
+                        'channel': (lambda c=notification.channel: dict(
+                                cls.fields_get(['channel'])['channel'][
+                                    'selection'])[c]),
                         'subject': notification.subject or '',
                         'error': notification.error or '',
                         'elevator': (notification.elevator.rec_name
@@ -537,8 +576,9 @@ class Notification(ModelSQL, ModelView):
 
     @classmethod
     def send_queued(cls):
-        """Cron: send what the queue did not (no worker, a lost task),
-        and fail the claims of workers that died mid-send."""
+        """Cron: send what the queue did not (no worker, a task lost with
+        a killed worker: trytond-worker marks a task dequeued when it takes
+        it), and fail the claims of workers that died mid-send."""
         now = _now()
         stale = cls.search([
                 ('state', '=', 'sending'),
@@ -555,7 +595,14 @@ class Notification(ModelSQL, ModelView):
                 ('state', '=', 'queued'),
                 ('next_attempt_at', '<=', now),
                 ], order=[('next_attempt_at', 'ASC')], limit=1000)
-        if due:
+        if not due:
+            return
+        if config.getboolean('queue', 'worker', default=False):
+            # The workers send them (a task lost with a killed worker, a
+            # queue emptied by hand); a row already in a task is claimed
+            # by one of the two only.
+            cls.__queue__.send(due)
+        else:
             Transaction().commit()
             cls.send(due)
 
