@@ -124,7 +124,9 @@ class LogSMS:
     "Writes the message to the server log (the demo)."
 
     def send(self, phone, template, params, text, out_id):
-        logger.info("SMS %s to %s: %s", out_id, phone, text)
+        # A warning, so that a server without -v shows it (the demo).
+        logger.warning("SMS %s (log provider, not sent) to %s: %s",
+            out_id, phone, text)
         return f'log-{out_id}'
 
 
