@@ -141,7 +141,8 @@ Every demo user has the password: $PASSWORD
   property1                                    property company / user unit
   fire finance auditor                         fire rescue, finance clerk, auditor
 Running beside the server: trytond-cron (escalation, offline detection,
-planning, warnings, retention), the MQTT bridge, a device simulation and
+planning, warnings, retention, the outbox's queued messages; the SMS
+provider of the demo writes to the logs), the MQTT bridge, a device simulation and
 a call centre ringing 96196 every few minutes (dispatcher: extension 8001).
 Stop it with: make stop-demo   (or scripts/demo.sh stop); logs in $LOG/
 EOF

@@ -26,10 +26,26 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Base URL of the public H5 pages; the elevator's public token "
         "is appended for the QR code.")
     authority_name = fields.Char("Authority Name", required=True)
+    platform_url = fields.Char("Platform URL",
+        help="Address of the platform for the links in messages "
+        "(e.g. https://96196.example.gov.cn/).")
+    notification_language = fields.Many2One('ir.lang',
+        "Notification Language",
+        help="Language of the messages to people without a platform "
+        "account (SMS, e-mail); Chinese by default.")
     attachment_max_size = fields.Integer("Attachment Size Limit (KB)",
         domain=['OR', ('attachment_max_size', '=', None),
             ('attachment_max_size', '>', 0)],
         help="Largest file a user may attach to a record.")
+
+    def get_platform_url(self):
+        url = self.platform_url or 'http://127.0.0.1:8000/'
+        return url if url.endswith('/') else url + '/'
+
+    def get_notification_language(self):
+        if self.notification_language:
+            return self.notification_language.code
+        return 'zh_CN'
 
     @classmethod
     def default_attachment_max_size(cls):

@@ -1,13 +1,11 @@
 """Data scope of users (分层级、分区域、有限授权访问): the regions a regulator
 covers and the units (firm, user unit) a portal user acts for, handed to the
 record rules as `elevator_regions` and `elevator_units`."""
-import json
 
 from trytond.cache import Cache
-from trytond.i18n import gettext
 from trytond.model import ModelSQL, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 
 class User(metaclass=PoolMeta):
@@ -98,13 +96,14 @@ class Rule(metaclass=PoolMeta):
 
 def notify_district_regulators(Model, domain, message, region_field='region'):
     """Tell each district regulator, in his language, how many records of
-    his regions match domain, with a link to them."""
+    his regions match domain, with a link to them (in the client, through
+    the notification outbox)."""
     pool = Pool()
     ModelData = pool.get('ir.model.data')
     User = pool.get('res.user')
-    Notification = pool.get('res.notification')
+    Notification = pool.get('elevator.notification')
     group_id = ModelData.get_id('elevator', 'group_district_regulator')
-    notifications = []
+    entries = []
     with Transaction().set_user(0):
         regulators = User.search([
                 ('groups', '=', group_id),
@@ -117,18 +116,71 @@ def notify_district_regulators(Model, domain, message, region_field='region'):
                     ])
             if not records:
                 continue
-            language = user.language.code if user.language else None
-            with Transaction().set_context(language=language):
-                label = gettext(message, count=len(records))
-            notifications.append({
-                    'user': user.id,
-                    'label': label,
-                    'model': Model.__name__,
-                    'records': json.dumps([r.id for r in records][:1000]),
-                    })
-        if notifications:
-            Notification.create(notifications)
-    return notifications
+            entries.append((user, Model.__name__,
+                    [r.id for r in records][:1000], message,
+                    {'count': len(records)}))
+    return Notification.notify_users(entries)
+
+
+def group_users(*xml_ids):
+    "Active users of the groups elevator.<xml_id>."
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    with Transaction().set_user(0), without_check_access():
+        return User.search([
+                ('groups', 'in',
+                    [ModelData.get_id('elevator', x) for x in xml_ids]),
+                ])
+
+
+def dispatcher_recipients():
+    "The 96196 dispatchers as recipients of the notification outbox."
+    from .notification import users_recipients
+    return users_recipients(group_users('group_dispatcher'))
+
+
+def district_regulator_recipients(region):
+    """The district regulators whose regions hold region (itself or an
+    ancestor), as recipients of the notification outbox."""
+    from .notification import users_recipients
+    if not region:
+        return []
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    ancestors = []
+    with without_check_access():
+        while region:
+            ancestors.append(region.id)
+            region = region.parent
+        with Transaction().set_user(0):
+            users = User.search([
+                    ('groups', '=', ModelData.get_id(
+                            'elevator', 'group_district_regulator')),
+                    ('elevator_regions', 'in', ancestors),
+                    ])
+    return users_recipients(users)
+
+
+def unit_recipients(units, groups=('group_firm_manager',)):
+    """The users of groups acting for each unit, and the unit's own
+    mobile (else phone) and e-mail."""
+    from .notification import party_recipients, users_recipients
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    unit_ids = [int(u) for u in units if u]
+    if not unit_ids:
+        return []
+    with Transaction().set_user(0), without_check_access():
+        users = User.search([
+                ('groups', 'in',
+                    [ModelData.get_id('elevator', g) for g in groups]),
+                ('elevator_units', 'in', unit_ids),
+                ])
+        parties = pool.get('party.party').browse(unit_ids)
+        return users_recipients(users) + party_recipients(parties)
 
 
 class Cron(metaclass=PoolMeta):
@@ -137,6 +189,9 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('elevator.elevator|cron_flag_inspections',
-                "Flag Due and Overdue Inspections"))
+        cls.method.selection.extend([
+                ('elevator.elevator|cron_flag_inspections',
+                    "Flag Due and Overdue Inspections"),
+                ('elevator.notification|send_queued',
+                    "Send Queued Notifications"),
+                ])

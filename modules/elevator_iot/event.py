@@ -1,14 +1,28 @@
 "Faults reported by devices, and messages the platform could not take."
+import datetime as dt
 from collections import defaultdict
+from zoneinfo import ZoneInfo
 
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.transaction import Transaction
+from trytond.transaction import without_check_access
 from trytond.modules.elevator.common import Timestamp
+from trytond.modules.elevator.res import (
+    district_regulator_recipients, unit_recipients)
 
 from .res import notify_district_regulators
+
+PUTIAN = ZoneInfo('Asia/Shanghai')
+
+
+def format_local(timestamp):
+    "A naive UTC timestamp as Putian (Beijing) time, to the minute."
+    if not timestamp:
+        return ''
+    return timestamp.replace(tzinfo=dt.timezone.utc).astimezone(
+        PUTIAN).strftime('%Y-%m-%d %H:%M')
 
 FOLLOW_UPS = [
     ('none', "None"),
@@ -133,11 +147,36 @@ class Event(WorkflowStateMixin, ModelSQL, ModelView):
 
     @classmethod
     def flag_critical(cls, events):
-        "Alert the regulators of the district of a critical safety fault."
+        """Alert the regulators of the district of a critical safety fault
+        (in the client), and through the outbox's rules (event
+        iot_critical_fault) the regulators and the user unit."""
+        Notification = Pool().get('elevator.notification')
         notify_district_regulators(cls, [
                 ('id', 'in', [e.id for e in events]),
                 ], 'elevator_iot.msg_notify_critical_fault',
             region_field='elevator.region')
+        with without_check_access():
+            for event in cls.browse(events):
+                elevator = event.elevator
+                place = elevator.place
+                Notification.notify('iot_critical_fault', {
+                        'district_regulators': (
+                            lambda e=elevator: district_regulator_recipients(
+                                e.region)),
+                        'user_unit': lambda e=elevator: unit_recipients(
+                            [e.user_unit] if e.user_unit else [],
+                            groups=('group_user_unit',)),
+                        }, {
+                        'elevator': ' '.join(filter(None, [
+                                    elevator.rescue_code,
+                                    elevator.registration_code])),
+                        'rescue_code': elevator.rescue_code or '',
+                        'place': ' '.join(filter(None, [
+                                    place.name if place else None,
+                                    place.address if place else None])),
+                        'fault': event.fault_type.rec_name,
+                        'time': format_local(event.occurred_at),
+                        }, elevator=elevator, origin=event)
 
 
 class DeadLetter(ModelSQL, ModelView):

@@ -23,6 +23,9 @@ class Technician(DeactivableMixin, ModelSQL, ModelView):
     phone = fields.Char("Phone", loading='lazy',
         help="Personal data: read by the own firm, dispatch and the "
         "regulators.")
+    rescue_duty = fields.Boolean("On Rescue Duty",
+        help="Gets the SMS of the firm's rescue dispatches (the firm's "
+        "on-duty roster).")
     certificate_number = fields.Char("Certificate Number", loading='lazy',
         help="特种设备安全管理和作业人员证, item T (电梯修理). "
         "Read by the own firm, dispatch and the regulators.")

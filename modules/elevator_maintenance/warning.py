@@ -1,7 +1,6 @@
 """Warnings the platform raises on maintenance records (维保预警): visits too
 short, overdue, checked in too far away, not confirmed in time."""
 import datetime as dt
-import json
 from collections import defaultdict
 
 from sql import Literal, Null
@@ -383,7 +382,7 @@ class Warning_(Workflow, ModelSQL, ModelView):
         ModelData = pool.get('ir.model.data')
         User = pool.get('res.user')
         Region = pool.get('elevator.region')
-        Notification = pool.get('res.notification')
+        Notification = pool.get('elevator.notification')
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         by_district = defaultdict(list)
@@ -401,15 +400,8 @@ class Warning_(Workflow, ModelSQL, ModelView):
             if not ids:
                 return
             ids = sorted(ids)
-            language = user.language.code if user.language else None
-            with Transaction().set_context(language=language):
-                label = gettext(message, count=len(ids))
-            notifications.append({
-                    'user': user.id,
-                    'label': label,
-                    'model': cls.__name__,
-                    'records': json.dumps(ids[:1000]),
-                    })
+            notifications.append((user, cls.__name__, ids[:1000], message,
+                    {'count': len(ids)}))
         with without_check_access():
             regulators = User.search([
                     ('groups', '=', ModelData.get_id(
@@ -432,8 +424,7 @@ class Warning_(Workflow, ModelSQL, ModelView):
                 notify(user, [i for p in user.elevator_units
                         for i in by_firm.get(p.id, [])],
                     'elevator_maintenance.msg_notify_firm_warnings')
-            if notifications:
-                Notification.create(notifications)
+            Notification.notify_users(notifications)
 
 
 class Cron(metaclass=PoolMeta):

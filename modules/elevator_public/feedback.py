@@ -4,7 +4,6 @@ the district, the maintenance unit or the user unit) → replied → closed,
 with a deadline per type, a warning when it passes and the erasure of the
 submitter's phone number after the retention period."""
 import datetime as dt
-import json
 
 from sql import Null
 from sql.aggregate import Count
@@ -504,26 +503,16 @@ class Feedback(Workflow, ModelSQL, ModelView):
         ModelData = pool.get('ir.model.data')
         User = pool.get('res.user')
         Elevator = pool.get('elevator.elevator')
-        Notification = pool.get('res.notification')
+        Notification = pool.get('elevator.notification')
         group = ModelData.get_id('elevator', 'group_dispatcher')
         notifications = []
         with Transaction().set_user(0):
             elevator = Elevator(int(elevator))
             for user in User.search([('groups', '=', group)]):
-                language = user.language.code if user.language else None
-                with Transaction().set_context(language=language):
-                    label = gettext(
+                notifications.append((user, Elevator.__name__, elevator.id,
                         'elevator_public.msg_notify_rescue_flood',
-                        count=count, elevator=elevator.rec_name)
-                notifications.append({
-                        'user': user.id,
-                        'label': label,
-                        'model': Elevator.__name__,
-                        'records': json.dumps([elevator.id]),
-                        })
-            if notifications:
-                Notification.create(notifications)
-        return notifications
+                        {'count': count, 'elevator': elevator.rec_name}))
+            return Notification.notify_users(notifications)
 
     @classmethod
     def count_recent(cls, since, client_key=None, elevator=None,
@@ -602,7 +591,7 @@ class Feedback(Workflow, ModelSQL, ModelView):
         "Tell the users acting for the assigned unit (in their language)."
         pool = Pool()
         User = pool.get('res.user')
-        Notification = pool.get('res.notification')
+        Notification = pool.get('elevator.notification')
         by_unit = {}
         for feedback in feedbacks:
             if feedback.assigned_unit:
@@ -622,18 +611,9 @@ class Feedback(Workflow, ModelSQL, ModelView):
                         for i in by_unit.get(unit.id, [])})
                 if not ids:
                     continue
-                language = user.language.code if user.language else None
-                with Transaction().set_context(language=language):
-                    label = gettext(message, count=len(ids))
-                notifications.append({
-                        'user': user.id,
-                        'label': label,
-                        'model': cls.__name__,
-                        'records': json.dumps(ids[:1000]),
-                        })
-            if notifications:
-                Notification.create(notifications)
-        return notifications
+                notifications.append((user, cls.__name__, ids[:1000],
+                        message, {'count': len(ids)}))
+            return Notification.notify_users(notifications)
 
 
 def fill_from_elevators(vlist, names):

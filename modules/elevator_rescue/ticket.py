@@ -2,7 +2,6 @@
 dispatched level by level, the escalations and the closing record."""
 import datetime as dt
 import hashlib
-import json
 import math
 from collections import defaultdict
 
@@ -17,6 +16,9 @@ from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.fields import SQL_OPERATORS
+from trytond.modules.elevator.notification import Recipient
+from trytond.modules.elevator.res import (
+    district_regulator_recipients, unit_recipients)
 from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.modules.elevator.privacy import (
     PersonalDataMixin, erase_history, mask_name, mask_phone)
@@ -1131,6 +1133,7 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
         dispatches = _insert(Dispatch, vlist)
         _forget(cls, [t.id for t in tickets])
         notify_units(dispatches, 'elevator_rescue.msg_notify_dispatch')
+        notify_outside(dispatches)
         if empty:
             top = [t for t in empty if t.level >= MAX_LEVEL]
             if top:
@@ -1218,6 +1221,8 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
         withdrawn = [d for k, r in groups.items() if k[0] == 'superseded'
             for d in r]
         notify_units(withdrawn, 'elevator_rescue.msg_notify_withdrawn')
+        notify_outside(groups.get(('timed_out', 'accept'), []),
+            event='rescue_accept_overdue')
         to_level = {t.id: t.level + 1 for t in tickets}
         by_level = defaultdict(list)
         for ticket in tickets:
@@ -2171,35 +2176,10 @@ def _selection(Model, name, value):
 
 
 def _notify(entries):
-    """entries: [(user, model, record id(s), message, params)]; one batched
-    create, each label in the user's language (callable parameters are
-    called in it)."""
-    pool = Pool()
-    Notification = pool.get('res.notification')
-    vlist = []
-    with Transaction().set_user(0):
-        languages = defaultdict(list)
-        for entry in entries:
-            user = entry[0]
-            languages[user.language.code if user.language else None].append(
-                entry)
-        for language, items in languages.items():
-            with Transaction().set_context(language=language):
-                for user, model, record_ids, message, params in items:
-                    params = {k: v() if callable(v) else v
-                        for k, v in params.items()}
-                    if isinstance(record_ids, int):
-                        record_ids = [record_ids]
-                    vlist.append({
-                            'user': user.id,
-                            'label': gettext(message, **params),
-                            'model': model,
-                            'records': json.dumps(record_ids),
-                            'icon': 'tryton-notification',
-                            })
-        if vlist:
-            Notification.create(vlist)
-    return vlist
+    """entries: [(user, model, record id(s), message, params)]; in-client
+    notifications through the platform's outbox (elevator.notification),
+    each label in the user's language."""
+    return Pool().get('elevator.notification').notify_users(entries)
 
 
 # More tickets than this in one message and one pass (a mass escalation)
@@ -2333,3 +2313,82 @@ def notify_units(dispatches, message):
                 entries.append((user, Dispatch.__name__, dispatch_id,
                         message, params))
     return _notify(entries)
+
+
+# Messages to the people on duty (SMS, e-mail) through the outbox: who
+# gets what is data (elevator.notification.rule), here is who they are.
+
+def technician_recipients(dispatch):
+    """The on-duty technicians of the dispatch's unit: the duty phone of
+    the roster line it was dispatched by, and the firm's technicians on
+    rescue duty (with elevator_maintenance)."""
+    pool = Pool()
+    result = []
+    with without_check_access():
+        if dispatch.duty and dispatch.duty.phone:
+            result.append(Recipient(name=dispatch.duty.rec_name,
+                    phone=dispatch.duty.phone))
+        try:
+            Technician = pool.get('elevator.maintenance.technician')
+        except KeyError:
+            return result
+        for technician in Technician.search([
+                    ('firm', '=', dispatch.unit.id),
+                    ('rescue_duty', '=', True),
+                    ]):
+            result.append(Recipient(user=technician.user,
+                    name=technician.name, phone=technician.phone))
+    return result
+
+
+def message_params(ticket, **params):
+    "The parameters every rescue message has: elevator, place, code."
+    elevator = ticket.elevator
+    place = ticket.place or (elevator.place if elevator else None)
+    values = {
+        'number': ticket.number or '',
+        'level': ticket.level,
+        'rescue_code': (elevator.rescue_code if elevator else '') or '',
+        'elevator': ' '.join(filter(None, [
+                    elevator.rescue_code if elevator else None,
+                    elevator.registration_code if elevator else None,
+                    ])),
+        'place': ' '.join(filter(None, [
+                    place.name if place else None,
+                    place.address if place else None])),
+        'minutes': ticket.sla_accept_minutes or '',
+        }
+    values.update(params)
+    return values
+
+
+def notify_outside(dispatches, event=None):
+    """SMS and e-mail about dispatches (records or ids): a dispatch to
+    its unit's on-duty technicians and managers (level 3: the fire
+    station), a missed acceptance deadline (event rescue_accept_overdue)
+    to the unit's managers and the district."""
+    pool = Pool()
+    Dispatch = pool.get('elevator.rescue.dispatch')
+    Notification = pool.get('elevator.notification')
+    if not dispatches:
+        return []
+    result = []
+    with without_check_access():
+        for dispatch in Dispatch.browse([int(d) for d in dispatches]):
+            ticket = dispatch.ticket
+            elevator = ticket.elevator
+            event_ = event or ('rescue_level3'
+                if dispatch.unit.is_fire_rescue else 'rescue_dispatch')
+            unit = dispatch.unit
+            audiences = {
+                'technicians': lambda d=dispatch: technician_recipients(d),
+                'firm_managers': lambda u=unit: unit_recipients([u]),
+                'fire': lambda u=unit: unit_recipients([u],
+                    groups=('group_fire',)),
+                'district_regulators': lambda e=elevator: (
+                    district_regulator_recipients(e.region) if e else []),
+                }
+            result.extend(Notification.notify(event_, audiences,
+                    message_params(ticket, unit=unit.rec_name),
+                    elevator=elevator, origin=dispatch))
+    return result

@@ -9,7 +9,6 @@ which lets the step complete only when enough different members clicked.
 Every action is kept as an `elevator.subsidy.decision` (who, when, comment)
 and an approved application's amount and elevators are frozen."""
 import datetime as dt
-import json
 from collections import defaultdict
 from functools import wraps
 
@@ -836,9 +835,9 @@ class Application(Workflow, ModelSQL, ModelView):
             notifications += cls._applicant_notifications(
                 applications, message)
         if notifications:
-            Notification = Pool().get('res.notification')
+            Notification = Pool().get('elevator.notification')
             with without_check_access():
-                Notification.create(notifications)
+                Notification.notify_users(notifications)
 
     @classmethod
     def _decider_notifications(cls, applications):
@@ -882,15 +881,9 @@ class Application(Workflow, ModelSQL, ModelView):
 
 
 def _notification(user, application, message, **params):
-    language = user.language.code if user.language else None
-    with Transaction().set_context(language=language):
-        label = gettext(message, application=application.rec_name, **params)
-    return {
-        'user': user.id,
-        'label': label,
-        'model': application.__name__,
-        'records': json.dumps([application.id]),
-        }
+    "An in-client notification for the outbox's notify_users."
+    return (user, application.__name__, application.id, message,
+        dict(params, application=application.rec_name))
 
 
 def _covers(region, regions=None):
