@@ -36,6 +36,7 @@ import pytest
 
 from elevator_platform import scratch_db, tryton_env
 from support.process import free_port, stop, wait_for
+from support.sharing import share
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -95,7 +96,8 @@ def world(database):
                     'groups': [('add', [city])]},
                 ])
         Client.create([{'name': '96196 呼叫中心', 'client_id': CLIENT_ID,
-                    'secret': SECRET}])
+                    'secret': SECRET, 'sharing': share(pool, firm,
+                        ['rescue', 'personal']).id}])
         return {
             'elevators': [e.id for e in elevators],
             'dispatcher': first.id, 'dispatcher2': second.id,

@@ -140,3 +140,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('elevator.elevator|cron_flag_inspections',
                 "Flag Due and Overdue Inspections"))
+        cls.method.selection.append(
+            ('elevator.data.sharing|cron_expire',
+                "Expire Data-Sharing Approvals"))
