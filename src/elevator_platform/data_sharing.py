@@ -21,7 +21,8 @@ def city_regulators(pool):
     if len(users) >= 2:
         return users[:2]
     Lang = pool.get('ir.lang')
-    language = Lang.search([('code', '=', 'zh_CN')], limit=1)
+    language = Lang.search([('code', '=', 'zh_CN'),
+            ('translatable', '=', True)], limit=1)
     taken = {u.login for u in User.search([
                 ('login', 'in', [login for login, _ in EXTRA_REGULATORS]),
                 ('active', 'in', [True, False]),
