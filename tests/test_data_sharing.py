@@ -12,7 +12,8 @@ routes by real users of each role.
   and pushes, the call centre's client (`elevator.rescue.cti.client`)
   posts events; once the expiry date has passed, the cron marks the
   record expired and both are refused with 403 and a translated JSON
-  error (a push client without any record too).
+  error (a push client without any record, or with one that does not
+  cover IoT data, too).
 - Exports of personal data above the configured number of rows need an
   approved record whose recipient is a unit of the exporting user: the
   firm manager's export of his technicians' phones is refused over the
@@ -48,6 +49,8 @@ PASSWORD = 'sharing-test-pw-1'
 MODULES = ('elevator_rescue', 'elevator_maintenance', 'elevator_iot')
 PUSH_ID, PUSH_SECRET = 'cl_sharing_push', 'sharing-push-secret-0001'
 BARE_ID, BARE_SECRET = 'cl_sharing_bare', 'sharing-bare-secret-0001'
+# Linked to an approval that does not cover IoT data.
+OFF_ID, OFF_SECRET = 'cl_sharing_off', 'sharing-off-secret-0001'
 CTI_ID, CTI_SECRET = 'cti-sharing', 'sharing-cti-secret-0001'
 SERIAL = 'SH-CT-0001'
 CODE = f'3110{DISTRICT}2023000001'
@@ -134,6 +137,10 @@ def world(database):
                     'sharing': sharing.id},
                 {'name': '未登记的推送平台', 'vendor': vendor.id,
                     'client_id': BARE_ID, 'secret': BARE_SECRET},
+                {'name': '登记范围外的推送平台', 'vendor': vendor.id,
+                    'client_id': OFF_ID, 'secret': OFF_SECRET,
+                    'sharing': share(pool, vendor, ['maintenance'],
+                        name='no iot').id},
                 ])
         CTIClient.create([{'name': '共享测试呼叫中心', 'client_id': CTI_ID,
                     'secret': CTI_SECRET, 'sharing': sharing.id}])
@@ -364,12 +371,14 @@ def test_clients_need_valid_sharing(server, database, world):
     """Push and call-centre clients work under a valid approval; the
     cron marks it expired once past its date and both are refused with
     403 and a translated JSON error."""
-    # A push client without a record gets no token.
-    status, body = token(server, BARE_ID, BARE_SECRET)
-    assert status == 403, body
-    assert body['error'] == 'unauthorized_client'
-    assert BARE_ID in body['error_description']
-    assert '数据共享' in body['error_description_zh']
+    # A push client without a record, or with one that does not cover
+    # IoT data, gets no token.
+    for client_id, secret in [(BARE_ID, BARE_SECRET), (OFF_ID, OFF_SECRET)]:
+        status, body = token(server, client_id, secret)
+        assert status == 403, body
+        assert body['error'] == 'unauthorized_client'
+        assert client_id in body['error_description']
+        assert '数据共享' in body['error_description_zh']
 
     status, body = token(server, PUSH_ID, PUSH_SECRET)
     assert status == 200, body

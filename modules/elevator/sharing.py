@@ -302,11 +302,12 @@ class DataSharing(Workflow, ModelSQL, ModelView):
         personal data among the categories."""
         pool = Pool()
         User = pool.get('res.user')
-        user_id = user_id or Transaction().user
-        units = [u.id for u in User(user_id).elevator_units]
+        transaction = Transaction()
+        with transaction.set_user(user_id or transaction.user):
+            _, units = User.get_elevator_scope()
         if not units:
             return []
-        with Transaction().set_user(0):
+        with transaction.set_user(0):
             return cls.search(cls.valid_domain(date) + [
                     ('recipient', 'in', units),
                     ('data_categories', 'in', ['personal']),
@@ -323,13 +324,19 @@ class SharingClientMixin:
         help="The approved record of the data-sharing register that "
         "allows this client; without a valid one it is refused.")
 
+    # The data category the record must cover.
+    _sharing_category = None
+
     def sharing_valid(self, date=None):
         pool = Pool()
         Sharing = pool.get('elevator.data.sharing')
         if not self.sharing:
             return False
         with Transaction().set_user(0):
-            return Sharing(self.sharing.id).is_valid(date)
+            record = Sharing(self.sharing.id)
+            return record.is_valid(date) and (
+                not self._sharing_category
+                or self._sharing_category in record.data_categories)
 
 
 class SharedExportMixin:

@@ -16,6 +16,7 @@ from elevator_platform.iot.passwords import (
 class Client(SharingClientMixin, DeactivableMixin, ModelSQL, ModelView):
     "IoT Push Client"
     __name__ = 'elevator.iot.client'
+    _sharing_category = 'iot'
 
     name = fields.Char("Name", required=True)
     client_id = fields.Char("Client ID", required=True, readonly=True)

@@ -42,6 +42,7 @@ SIGNATURE_PREFIX = 'sha256='
 
 class CTIClient(SharingClientMixin, DeactivableMixin, ModelSQL, ModelView):
     __name__ = 'elevator.rescue.cti.client'
+    _sharing_category = 'rescue'
     __string__ = "Call-Centre Client"
 
     name = fields.Char("Name", required=True)
