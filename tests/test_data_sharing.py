@@ -6,7 +6,8 @@ routes by real users of each role.
   the first approval (stamped, the record stays submitted), is refused a
   second one, and another city regulator approves it (stamped); a district
   regulator and a firm manager may neither create nor approve; nobody
-  writes the state by hand.
+  writes the state by hand; the auditor reads the register and changes
+  nothing; the other roles do not read it.
 - The clients of other parties work only under a valid approval: a push
   client of a manufacturer's platform (`elevator.iot.client`) gets a token
   and pushes, the call centre's client (`elevator.rescue.cti.client`)
@@ -94,7 +95,8 @@ def world(database):
                 {'name': '共享测试呼叫中心'},
                 ])
         users = dict(zip(
-                ['city1', 'city2', 'district', 'firm', 'dispatcher'],
+                ['city1', 'city2', 'district', 'firm', 'dispatcher',
+                    'auditor'],
                 User.create([
                         {'login': 'sharing_city1', 'name': '市局一',
                             'password': PASSWORD, 'language': zh.id,
@@ -114,6 +116,9 @@ def world(database):
                             'password': PASSWORD, 'language': zh.id,
                             'groups': group('group_dispatcher'),
                             'elevator_units': [('add', [centre.id])]},
+                        {'login': 'sharing_auditor', 'name': '审计',
+                            'password': PASSWORD, 'language': zh.id,
+                            'groups': group('group_auditor')},
                         ])))
         place, = Place.create([{'name': '共享测试小区', 'region': region}])
         elevator, = Elevator.create([{
@@ -338,6 +343,24 @@ def test_two_person_approval(server, world):
     city2(SHARING + 'revoke', [record])
     row, = city1(SHARING + 'read', [record], FIELDS)
     assert row['state'] == 'revoked'
+
+    # The auditor reads the register (dotted names, order), changes
+    # nothing; the other roles do not even read it.
+    auditor = RPC(server, 'auditor')
+    found = auditor(SHARING + 'search',
+        [('first_approver.login', '=', 'sharing_city1')], 0, None,
+        [('second_approver.name', 'ASC')])
+    assert record in found
+    assert len(auditor(SHARING + 'export_data', [record],
+                ['name', 'first_approver/login', 'state'])) == 1
+    refused(lambda: auditor(SHARING + 'write', [record], {'name': 'x'}),
+        *ACCESS)
+    refused(lambda: auditor(SHARING + 'revoke', [record]))
+    for login in ('district', 'firm', 'dispatcher'):
+        rpc = RPC(server, login)
+        refused(lambda: rpc(SHARING + 'search', [], 0, None, None),
+            *ACCESS)
+        refused(lambda: rpc(SHARING + 'read', [record], ['name']), *ACCESS)
 
 
 def token(server, client_id, secret):
