@@ -31,6 +31,7 @@ from elevator_platform import scratch_db, tryton_env
 from support.access import as_user
 from support.db import database_name
 from support.http import post, trytond_server
+from support.sharing import share
 
 EVENTS = '/elevator/api/v1/cti/events'
 DISTRICT = '350302'
@@ -87,7 +88,8 @@ def world(database):
                     'groups': [('add', [city])]},
                 ])
         Client.create([{'name': '96196 呼叫中心', 'client_id': CLIENT_ID,
-                    'secret': SECRET}])
+                    'secret': SECRET, 'sharing': share(pool, firm,
+                        ['rescue', 'personal']).id}])
         return {
             'elevators': [e.id for e in elevators],
             'dispatcher': first.id, 'dispatcher2': second.id,

@@ -23,6 +23,7 @@ from elevator_platform import scratch_db, tryton_env
 from support.browser import evidence, sao_login, server_config
 from support.db import database_name
 from support.process import free_port
+from support.sharing import share
 
 DISTRICT = '350302'
 CLIENT_ID = 'cti-browser-test'
@@ -57,8 +58,11 @@ def database(workdir):
                         'groups': [('add', [ModelData.get_id(
                                             'elevator', 'group_dispatcher')])],
                         }])
+            Party = pool.get('party.party')
+            centre, = Party.create([{'name': '96196 呼叫中心运营单位'}])
             Client.create([{'name': '96196 呼叫中心', 'client_id': CLIENT_ID,
-                        'secret': SECRET}])
+                        'secret': SECRET, 'sharing': share(pool, centre,
+                            ['rescue', 'personal']).id}])
         port = free_port()
         conf = server_config(workdir / 'trytond.conf', port, '''\
             [bus]

@@ -23,6 +23,7 @@ from elevator_platform import scratch_db, tryton_env
 from support.db import database_name
 from support.http import post, trytond_server
 from support.iot import create_iot_database
+from support.sharing import share
 
 API = '/elevator/api/v1'
 DISTRICT = '350302'
@@ -91,7 +92,8 @@ def create_data(pool):
             ])
     Device.retire([retired])
     client, = Client.create([{'name': '莆田物联平台', 'vendor': vendor_a.id,
-                'client_id': CLIENT_ID, 'secret': SECRET}])
+                'client_id': CLIENT_ID, 'secret': SECRET,
+                'sharing': share(pool, vendor_a).id}])
     Token.create([{'client': client.id,
                 'token_hash': Token._hash(EXPIRED_TOKEN),
                 'expires_at': dt.datetime.now() - dt.timedelta(minutes=1)}])
@@ -461,3 +463,32 @@ def test_token_rate_limit(server):
     assert set(statuses[:-1]) <= {401}
     assert int(headers['Retry-After']) >= 1
     assert body['error'] == 'rate_limited'
+
+
+def test_push_old_fault_refused(server, database, bearer):
+    """A fault dated further back than the Fault Age Limit (default 7
+    days) is refused like a future one: 422 naming occurTime, and a dead
+    letter; one within the window is accepted. (Last: it adds an event.)"""
+    before = len(dead_letters(database))
+    for days in (8, 3 * 365):
+        status, _, body = push(server, 'fault', E1, {
+                'faultId': f'F-OLD-{days}', 'faultNo': 7, 'recovery': 0,
+                'occurTime': (now_local() - dt.timedelta(days=days)
+                    ).isoformat()}, bearer)
+        assert_error(status, body, 422, 'too_old')
+        assert 'occurTime' in body['error']['detail'], body
+        assert '7 days' in body['error']['detail'], body
+    letters = dead_letters(database)
+    assert len(letters) == before + 2
+    assert [(d['source'], d['kind']) for d in letters
+        if d['reason'] == 'too_old'] == [('http', 'fault')] * 2
+    events = read(database, 'elevator.iot.event',
+        [('fault_id', 'like', 'F-OLD-%')], ['fault_id'])
+    assert events == []
+
+    status, _, body = push(server, 'fault', E1, {
+            'faultId': 'F-RECENT-6', 'faultNo': 7, 'recovery': 0,
+            'occurTime': (now_local() - dt.timedelta(days=6)).isoformat()},
+        bearer)
+    assert status == 202, body
+    assert len(dead_letters(database)) == before + 2

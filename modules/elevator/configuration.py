@@ -47,6 +47,21 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             return self.notification_language.code
         return 'zh_CN'
 
+    sharing_export_limit = fields.Integer("Export Limit without Sharing",
+        required=True, domain=[('sharing_export_limit', '>=', 0)],
+        help="An export of more rows than this that contains personal data "
+        "needs an approved data-sharing record for the exporting user's "
+        "unit.")
+
+    @classmethod
+    def default_sharing_export_limit(cls):
+        return 1000
+
+    def get_sharing_export_limit(self):
+        if self.sharing_export_limit is None:
+            return self.default_sharing_export_limit()
+        return self.sharing_export_limit
+
     @classmethod
     def default_attachment_max_size(cls):
         return 10 * 1024

@@ -195,3 +195,6 @@ class Cron(metaclass=PoolMeta):
                 ('elevator.notification|send_queued',
                     "Send Queued Notifications"),
                 ])
+        cls.method.selection.append(
+            ('elevator.data.sharing|cron_expire',
+                "Expire Data-Sharing Approvals"))

@@ -7,13 +7,15 @@ from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import Pool
 from trytond.modules.elevator.common import Timestamp
+from trytond.modules.elevator.sharing import SharingClientMixin
 
 from .passwords import hash_password, new_secret, verify_password
 
 
-class Client(DeactivableMixin, ModelSQL, ModelView):
+class Client(SharingClientMixin, DeactivableMixin, ModelSQL, ModelView):
     "IoT Push Client"
     __name__ = 'elevator.iot.client'
+    _sharing_category = 'iot'
 
     name = fields.Char("Name", required=True)
     client_id = fields.Char("Client ID", required=True, readonly=True)

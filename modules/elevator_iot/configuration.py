@@ -15,6 +15,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         required=True, domain=[('future_tolerance', '>=', 0)],
         help="Messages stamped further in the future are refused: "
         "the device clock is wrong.")
+    past_window = fields.Integer("Fault Age Limit (days)",
+        required=True, domain=[('past_window', '>', 0)],
+        help="Fault events whose occurTime is older than this many days "
+        "are refused (HTTPS push: 422; MQTT: dead letter): the device "
+        "clock is wrong or the event is a replay of the past.")
     minimum_video_retention = fields.Integer(
         "Minimum Video Retention (days)", required=True,
         help="Recordings must be kept at least a month.")
@@ -37,6 +42,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_future_tolerance(cls):
         return 300
+
+    @classmethod
+    def default_past_window(cls):
+        return 7
 
     @classmethod
     def default_minimum_video_retention(cls):

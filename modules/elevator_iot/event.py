@@ -201,6 +201,7 @@ class DeadLetter(ModelSQL, ModelView):
             ('topic_mismatch', "Topic and Device Mismatch"),
             ('unknown_kind', "Unknown Message Kind"),
             ('future', "Timestamp in the Future"),
+            ('too_old', "Event Too Old"),
             ('unknown_fault', "Unknown Fault Code"),
             ], "Reason", required=True, readonly=True)
     detail = fields.Char("Detail", readonly=True)

@@ -190,7 +190,7 @@ class Ingestor:
                 for code, id_, reaction in cursor}
             config = Configuration(1)
             self._settings = (config.max_payload_bytes,
-                config.future_tolerance)
+                config.future_tolerance, config.past_window)
         else:
             # A device registered since the last load is found at once.
             missing = [s for s in serials if s not in self._devices]
@@ -267,8 +267,9 @@ class Ingestor:
             transaction.commit()
 
     def _parse(self, messages, now, summary):
-        max_bytes, tolerance = self._settings
+        max_bytes, tolerance, past_days = self._settings
         future = now + dt.timedelta(seconds=tolerance)
+        past = now - dt.timedelta(days=past_days)
         parsed = defaultdict(list)
         devices = self._devices
         parsers = payloads.PARSERS
@@ -308,6 +309,11 @@ class Ingestor:
                             f'faultNo {values["fault_no"]} is not known')
                     if values['occurred_at'] is None:
                         values['occurred_at'] = message.received_at
+                    elif values['occurred_at'] < past:
+                        raise Invalid('too_old', 'occurTime '
+                            f'{values["occurred_at"].isoformat()}Z is more '
+                            f'than {past_days} days before '
+                            f'{now.isoformat(timespec="seconds")}Z')
             except Invalid as invalid:
                 summary.dead_letters.append((message, invalid))
                 continue

@@ -82,7 +82,7 @@ MESSAGES = [
     'client_missing', 'client_invalid', 'token_missing', 'token_invalid',
     'kind_unknown', 'elevator_unknown', 'elevator_forbidden',
     'device_forbidden', 'too_large', 'not_json', 'invalid', 'device_refused',
-    'rate_limited', 'unavailable',
+    'rate_limited', 'unavailable', 'sharing_invalid',
     ]
 LANGUAGES = ('en', 'zh_CN')
 
@@ -294,12 +294,22 @@ def issue_token(request, pool):
             client_address(request))
         raise PushError(401, 'invalid_client', 'client_invalid',
             headers=challenge, oauth=True)
+    check_sharing(client, oauth=True)
     token, lifetime = Token.issue(client)
     return json_response({
             'access_token': token,
             'token_type': 'Bearer',
             'expires_in': lifetime,
             }, headers={'Pragma': 'no-cache'})
+
+
+def check_sharing(client, oauth=False):
+    """403 unless the client is linked to an approved, unexpired record
+    of the data-sharing register (elevator.data.sharing)."""
+    if not client.sharing_valid():
+        raise PushError(403, 'sharing_invalid' if not oauth
+            else 'unauthorized_client', 'sharing_invalid',
+            {'client': client.client_id}, oauth=oauth)
 
 
 # --- push ----------------------------------------------------------------
@@ -337,6 +347,7 @@ def authorize(request, pool, kind, registration_code):
         raise PushError(401, 'invalid_token', 'token_invalid',
             headers={'WWW-Authenticate': 'Bearer realm="elevator", '
                 'error="invalid_token"'})
+    check_sharing(client)
     if kind not in KINDS:
         raise PushError(404, 'unknown_kind', 'kind_unknown',
             {'kind': kind[:30]})

@@ -7,11 +7,14 @@ from trytond.model import (
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
+from trytond.modules.elevator.sharing import SharedExportMixin
 
 
-class Technician(DeactivableMixin, ModelSQL, ModelView):
+class Technician(SharedExportMixin, DeactivableMixin, ModelSQL, ModelView):
     "Maintenance Technician"
     __name__ = 'elevator.maintenance.technician'
+    # Bulk exports of these need a data-sharing approval.
+    _personal_fields = {'phone', 'certificate_number'}
 
     name = fields.Char("Name", required=True)
     firm = fields.Many2One('party.party', "Maintenance Unit", required=True,

@@ -21,6 +21,8 @@ from trytond.transaction import Transaction, without_check_access
 
 from . import clock
 from trytond.modules.elevator.privacy import mask_phone
+from trytond.modules.elevator.sharing import (
+    SharedExportMixin, SharingClientMixin)
 from trytond.modules.elevator.workflow import WorkflowStateMixin
 
 from .ticket import ACTIVE_STATES, _notify, dispatcher_users
@@ -37,8 +39,9 @@ EVENT_RANK = {e: i for i, e in enumerate(EVENTS)}
 SIGNATURE_PREFIX = 'sha256='
 
 
-class CTIClient(DeactivableMixin, ModelSQL, ModelView):
+class CTIClient(SharingClientMixin, DeactivableMixin, ModelSQL, ModelView):
     __name__ = 'elevator.rescue.cti.client'
+    _sharing_category = 'rescue'
     __string__ = "Call-Centre Client"
 
     name = fields.Char("Name", required=True)
@@ -102,10 +105,12 @@ class CTIClient(DeactivableMixin, ModelSQL, ModelView):
         return client, None
 
 
-class Call(WorkflowStateMixin, ModelSQL, ModelView):
+class Call(SharedExportMixin, WorkflowStateMixin, ModelSQL, ModelView):
     __name__ = 'elevator.rescue.call'
     __string__ = "96196 Call"
     _rec_name = 'call_id'
+    # Bulk exports of these need a data-sharing approval.
+    _personal_fields = {'caller_number'}
 
     client = fields.Many2One('elevator.rescue.cti.client', "Call Centre",
         required=True, readonly=True, ondelete='RESTRICT')

@@ -9,7 +9,8 @@ the client's shared secret). Body: one JSON event (see call.parse_event).
 Answers: 202 with the call (new event), 200 with `"duplicate": true` (the
 same event of the same call again: the centre may retry safely), 400 (not
 JSON), 401 (unknown client, bad signature, timestamp outside the replay
-window), 413 (too large), 422 (a wrong field, named), 503 (database busy:
+window), 403 (no approved, unexpired data-sharing record), 413 (too
+large), 422 (a wrong field, named), 503 (database busy:
 send again). A call whose code matches no elevator or whose extension is
 nobody's is still recorded and shown to every dispatcher (202 with
 `warnings`): a call is never lost. Messages are in the language of
@@ -107,6 +108,10 @@ def _receive(request, pool):
             logger.warning('CTI event refused (%s) from %s', refused,
                 request.remote_addr)
             return _error(401, refused)
+        if not client.sharing_valid():
+            logger.warning('CTI event refused: client %s has no valid '
+                'data-sharing approval', client.client_id)
+            return _error(403, 'sharing')
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):

@@ -22,6 +22,7 @@ from trytond.modules.elevator.res import (
 from trytond.modules.elevator.workflow import WorkflowStateMixin
 from trytond.modules.elevator.privacy import (
     PersonalDataMixin, erase_history, mask_name, mask_phone)
+from trytond.modules.elevator.sharing import SharedExportMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, Id, If
 from trytond.tools import grouped_slice
@@ -147,7 +148,7 @@ ORIGIN_MODELS = ['elevator.iot.event', 'elevator.public.feedback',
 # only the dispatchers and the administrator read, search or order by them;
 # everyone else sees caller_name_masked / caller_phone_masked.
 
-class CallerMixin(PersonalDataMixin):
+class CallerMixin(SharedExportMixin, PersonalDataMixin):
     "Caller's name and phone: full for dispatch, masked copies for others."
     __slots__ = ()
     _personal_fields = {'caller_name', 'caller_phone'}

@@ -38,6 +38,8 @@ batched calls; the caller commits.
 import datetime as dt
 from collections import Counter, defaultdict
 
+from .data_sharing import approved_sharing
+
 PASSWORD = 'elevator-demo'
 CLIENT_ID = 'demo-manufacturer'
 CLIENT_SECRET = 'elevator-demo-push'
@@ -159,11 +161,16 @@ def generate(pool, rng, elevators):
         if v in manufacturer_ids]
     vendor_id = -max(candidates)[1] if candidates else vendors[0].id
     vendor = Party(vendor_id)
+    # It pushes only under an approved record of the data-sharing register.
+    sharing = approved_sharing(pool, f'{vendor.name}远程监测数据接入',
+        vendor_id, vendor_id, ['iot'],
+        '电梯物联网远程监测数据推送（GB/T 24476），用于困人救援和故障处置。')
     Client.create([{
                 'name': f'{vendor.name}远程监测平台',
                 'client_id': CLIENT_ID,
                 'secret_hash': hash_password(CLIENT_SECRET),
                 'vendor': vendor_id,
+                'sharing': sharing.id,
                 }])
     return devices
 

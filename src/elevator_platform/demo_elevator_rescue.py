@@ -16,6 +16,8 @@ tickets.
 import datetime as dt
 from collections import defaultdict
 
+from .data_sharing import approved_sharing
+
 BATCH = 1000
 SOURCES = [('phone', 55), ('iot', 30), ('public_app', 8), ('video_ai', 5),
     ('other', 2)]
@@ -59,8 +61,16 @@ def call_centre(pool):
     Client = pool.get('elevator.rescue.cti.client')
     User = pool.get('res.user')
     if not Client.search([('client_id', '=', CTI_CLIENT_ID)]):
+        # It posts events only under an approved record of the
+        # data-sharing register (callers' numbers are personal data).
+        Party = pool.get('party.party')
+        centre, = Party.create([{'name': '莆田 96196 呼叫中心运营单位（演示）'}])
+        sharing = approved_sharing(pool, '96196 呼叫中心来电数据对接',
+            centre, centre, ['rescue', 'personal'],
+            '96196 来电事件（主叫号码、按键的救援识别码）推送至救援处置系统。')
         Client.create([{'name': '莆田 96196 呼叫中心（演示）',
-                    'client_id': CTI_CLIENT_ID, 'secret': CTI_SECRET}])
+                    'client_id': CTI_CLIENT_ID, 'secret': CTI_SECRET,
+                    'sharing': sharing.id}])
     dispatchers = User.search([('login', '=', 'dispatcher')])
     if dispatchers and not dispatchers[0].cti_extension:
         User.write(dispatchers, {'cti_extension': CTI_EXTENSION})
