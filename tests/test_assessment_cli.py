@@ -19,11 +19,11 @@ import openpyxl
 import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
+from support.db import ALL_MODULES
 
 ELEVATORS = 300
 SEED = 5
-MODULES = ('elevator_assessment', 'elevator_iot', 'elevator_maintenance',
-    'elevator_rescue', 'elevator_public', 'elevator_subsidy')
+MODULES = ALL_MODULES
 
 
 @pytest.fixture(scope='module')

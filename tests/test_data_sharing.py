@@ -442,8 +442,8 @@ def test_clients_need_valid_sharing(server, database, world):
     assert 'data-sharing' in body['error']['message']
     status, body = cti(server, 'SHARING-late')
     assert status == 403, body
-    assert body['error'] == 'sharing'
-    assert '数据共享' in body['message']
+    assert body['error']['code'] == 'sharing'
+    assert '数据共享' in body['error']['message']
 
 
 def test_large_export(server, database, world):

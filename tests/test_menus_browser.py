@@ -21,11 +21,10 @@ from support.browser import (
     sao_login,
     server_config,
 )
-from support.db import database_name, query
+from support.db import ALL_MODULES, database_name, query
 from support.process import free_port
 
-MODULES = ('elevator_assessment', 'elevator_iot', 'elevator_maintenance',
-    'elevator_rescue', 'elevator_public', 'elevator_subsidy')
+MODULES = ALL_MODULES
 WIDTH, HEIGHT = 1366, 768
 PASSWORD = 'elevator-demo'
 # The demo users of DESIGN §5 in the order their entries are opened;

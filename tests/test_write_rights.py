@@ -19,9 +19,9 @@ import pytest
 
 from elevator_platform import cli, scratch_db, tryton_env
 from support.access import user_transaction
+from support.db import ALL_MODULES
 
-MODULES = ('elevator_assessment', 'elevator_public', 'elevator_subsidy',
-    'elevator_rescue', 'elevator_iot', 'elevator_maintenance')
+MODULES = ALL_MODULES
 ELEVATORS = 20
 # One demo user of each non-admin role.
 USERS = ['city', 'chengxiang', 'hanjiang', 'dispatcher', 'firm1', 'tech1', 'property1',

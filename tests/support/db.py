@@ -9,6 +9,11 @@ import psycopg
 from elevator_platform import scratch_db
 
 DATABASE_URI = os.environ.get('TRYTOND_DATABASE_URI', '')
+# Every module of the platform, for the tests of the whole: one list, so
+# that their databases share one activated template (scratch_db).
+ALL_MODULES = ('elevator_assessment', 'elevator_enforcement',
+    'elevator_iot', 'elevator_maintenance', 'elevator_public',
+    'elevator_rescue', 'elevator_subsidy')
 
 
 def database_name(kind):
