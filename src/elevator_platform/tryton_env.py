@@ -37,3 +37,11 @@ def transaction(database, user=0, context=None, readonly=False,
         yield pool
         if not readonly:
             transaction.commit()
+        tasks = list(transaction.tasks)
+    # As trytond's dispatcher does after a request: without a queue worker
+    # ([queue] worker off, the demo), the tasks pushed by the work just
+    # committed run now, else they would wait in ir.queue for ever.
+    if tasks:
+        from trytond.worker import run_task
+        for task_id in tasks:
+            run_task(pool, task_id)
