@@ -31,10 +31,11 @@ from support.browser import PASSWORD, evidence, server_config
 from support.db import database_name
 from support.process import ROOT, free_port
 from test_maintenance_portal import Session
+from trytond.transaction import Transaction
 
 SCREENSHOT = ROOT / 'docs' / 'screenshots' / 'dispatch-console.png'
 DISTRICT = '350302'
-POSITIONS = [(25.4352, 119.0078), (25.4410, 119.0190)]
+POSITIONS = [(25.4352, 119.0078), (25.4410, 119.0190), (25.4300, 119.0250)]
 CALLER = '13912345678'
 SIZE = (1366, 768)
 
@@ -85,6 +86,15 @@ def database(workdir):
             old = Ticket.report(elevators[0], 'phone',
                 caller_name='王先生', caller_phone='13800000001',
                 reported_at=earlier, trapped_persons=1)
+            # A ticket at level 3 (fire rescue's), set in the table: the
+            # levels' escalation is tested in the module.
+            fire_ticket = Ticket.report(elevators[2], 'phone',
+                caller_name='张先生', caller_phone='13700000003',
+                reported_at=earlier, trapped_persons=3)
+            table = Ticket.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*table.update([table.level], [3],
+                    where=table.id == fire_ticket.id))
 
             def user(login, full_name, group, units=()):
                 new, = User.create([{'login': login, 'name': full_name,
@@ -98,9 +108,11 @@ def database(workdir):
                     'group_dispatcher'),
                 'firm1': user('firm1', '安达电梯经理', 'group_firm_manager',
                     [firm.id]),
+                'fire1': user('fire1', '消防指挥', 'group_fire'),
                 }
             ids = {'elevators': [e.id for e in elevators],
-                'old_ticket': old.id, 'users': users}
+                'old_ticket': old.id, 'fire_ticket': fire_ticket.id,
+                'users': users}
         port = free_port()
         conf = server_config(workdir / 'trytond.conf', port)
         yield {'name': name, 'conf': conf, 'port': port, **ids}
@@ -276,3 +288,45 @@ def test_dispatcher_api_and_menu_action(database, server):
         url_id = ModelData.get_id('elevator_rescue', 'act_console')
         value, = Action.get_action_values('ir.action.url', [url_id])
         assert value['url'] == f'/{db}/elevator/console/'
+
+
+def test_fire_rescue_sees_level_3_only_and_caller_masked(database, server):
+    db = database['name']
+    session = Session(server, db, 'fire1')
+    status, body = api(server, db, session, 'tickets')
+    assert status == 200, body
+    assert [t['id'] for t in body['tickets']] == [database['fire_ticket']]
+    assert body['tickets'][0]['level'] == 3
+    status, detail = api(server, db, session,
+        f"tickets/{database['fire_ticket']}")
+    assert status == 200, detail
+    caller = detail['ticket']['caller']
+    assert caller['masked'] and '13700000003' not in json.dumps(detail)
+    assert caller['phone'] == '137****0003', caller
+    # Another level's ticket does not exist for fire rescue.
+    for path in [f"tickets/{database['old_ticket']}"]:
+        status, missing = api(server, db, session, path)
+        assert status == 404, missing
+
+
+def test_refused_step_writes_nothing(database, server):
+    """Closing a ticket that is not released: the button's refusal, in
+    Chinese, as a 409; the ticket unchanged."""
+    db = database['name']
+    session = Session(server, db, 'dispatcher')
+    ticket_id = database['old_ticket']
+    request = urllib.request.Request(
+        f"{server}{db}/elevator/console/api/tickets/{ticket_id}/close",
+        data=b'{}', method='POST', headers={**session.headers,
+            'Content-Type': 'application/json'})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=120)
+    assert info.value.code == 409
+    message = json.loads(info.value.read())['error']['message']
+    # Tryton's check of the button's states (invisible unless released).
+    assert message.startswith('不能对“救援工单”的记录“') and \
+        'JY' in message, message
+    with tryton_env.transaction(db, readonly=True) as pool:
+        Ticket = pool.get('elevator.rescue.ticket')
+        assert Ticket(ticket_id).state == 'new'
+        assert Ticket(ticket_id).closed_at is None
