@@ -473,6 +473,11 @@
   };
 
   function act(action, button) {
+    // As the web client's button: escalating asks first.
+    if (action === 'escalate' &&
+        !window.confirm('立即将该工单升级到下一级？')) {
+      return;
+    }
     button.disabled = true;
     var id = detail.id;
     request('POST', 'tickets/' + id + '/' + action, {}).then(
