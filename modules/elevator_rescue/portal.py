@@ -48,7 +48,7 @@ from .ticket import ACTIVE_STATES, CAUSES, _selection, format_time
 logger = logging.getLogger(__name__)
 
 BASE = '/<database_name>/elevator/portal/rescue'
-STATIC = os.path.join(os.path.dirname(__file__), 'static', 'rescue')
+STATIC_ROOT = os.path.join(os.path.dirname(__file__), 'static')
 TYPES = {
     '.html': 'text/html; charset=utf-8',
     '.js': 'text/javascript; charset=utf-8',
@@ -81,14 +81,20 @@ ACTIONS = {'accept', 'decline', 'arrive', 'release', 'repair'}
 def rescue_page(request, database_name, path='index.html'):
     if path.startswith('api/'):
         raise NotFound()
-    filename = safe_join(STATIC, path or 'index.html')
+    return serve_static('rescue', path)
+
+
+def serve_static(folder, path, headers=None):
+    "A file of static/<folder> with the pages' security headers."
+    filename = safe_join(os.path.join(STATIC_ROOT, folder),
+        path or 'index.html')
     if not filename or not os.path.isfile(filename):
         raise NotFound()
     extension = os.path.splitext(filename)[1]
     mimetype = TYPES.get(extension) or mimetypes.guess_type(filename)[0]
     with open(filename, 'rb') as file:
         response = Response(file.read(), mimetype=mimetype)
-    response.headers.update(PAGE_HEADERS)
+    response.headers.update(headers or PAGE_HEADERS)
     return response
 
 

@@ -193,6 +193,19 @@ def local_time(value):
         tzinfo=None)
 
 
+def urgency_of(seconds_left, seconds_allowed):
+    """The urgency of a clock with seconds_left of seconds_allowed (the
+    dispatch console's browser applies the same thresholds, console.js)."""
+    ratio = seconds_left / (seconds_allowed or 60)
+    if ratio < 0:
+        return 'overdue'
+    elif ratio <= 0.2:
+        return 'danger'
+    elif ratio <= 0.5:
+        return 'warning'
+    return 'normal'
+
+
 def _lock_key(name, id_):
     digest = hashlib.blake2b(f'{name},{id_}'.encode(), digest_size=8).digest()
     return int.from_bytes(digest, 'big', signed=True)
@@ -443,6 +456,11 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                 Index(t, (t.elevator, Index.Range()),
                     (t.reported_at, Index.Range())),
                 Index(t, (t.reported_at, Index.Range())),
+                # The dispatch console's board (console.py): the open and
+                # the released (to close) tickets, newest first.
+                Index(t, (t.state, Index.Equality()),
+                    (t.reported_at, Index.Range(order='DESC')),
+                    where=t.state.in_(ACTIVE_STATES + ['released'])),
                 Index(t, (t.district, Index.Range()),
                     (t.reported_at, Index.Range())),
                 Index(t, (t.region, Index.Range())),
@@ -722,25 +740,21 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
             left, urgency = None, None
             if ticket.state in ACTIVE_STATES and ticket.deadline:
                 left = ticket.deadline - now
-                total = {
-                    'dispatch': config.auto_dispatch_minutes,
-                    'accept': ticket.sla_accept_minutes,
-                    'arrive': ticket.sla_arrive_minutes,
-                    }.get(ticket.deadline_kind) or 1
-                ratio = left.total_seconds() / (total * 60)
-                if ratio < 0:
-                    urgency = 'overdue'
-                elif ratio <= 0.2:
-                    urgency = 'danger'
-                elif ratio <= 0.5:
-                    urgency = 'warning'
-                else:
-                    urgency = 'normal'
+                urgency = urgency_of(left.total_seconds(),
+                    ticket.deadline_minutes(config) * 60)
             values = {'elapsed': elapsed, 'time_left': left,
                 'urgency': urgency}
             for name in names:
                 result[name][ticket.id] = values[name]
         return result
+
+    def deadline_minutes(self, config):
+        "The minutes allowed for the awaited step (the clock's full span)."
+        return {
+            'dispatch': config.auto_dispatch_minutes,
+            'accept': self.sla_accept_minutes,
+            'arrive': self.sla_arrive_minutes,
+            }.get(self.deadline_kind) or 1
 
     # Creation and modification.
 
@@ -1782,10 +1796,7 @@ class Dispatch(ModelSQL, ModelView):
             left, urgency = None, None
             if deadline and d.ticket.state in ACTIVE_STATES:
                 left = deadline - now
-                ratio = left.total_seconds() / ((total or 1) * 60)
-                urgency = ('overdue' if ratio < 0
-                    else 'danger' if ratio <= 0.2
-                    else 'warning' if ratio <= 0.5 else 'normal')
+                urgency = urgency_of(left.total_seconds(), (total or 1) * 60)
             for name in names:
                 result[name][d.id] = {'time_left': left,
                     'urgency': urgency}[name]
