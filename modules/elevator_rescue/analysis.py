@@ -1,16 +1,19 @@
 """Analysis of the rescues (救援统计分析): response, arrival and release
 times per maintenance unit, district and month, with averages, 90th
-percentiles and the share within the SLA; the enforcement list of units
+percentiles and the share within the SLA; the figures no published
+platform gives (mean and P90 of every step, pick-up rate per level,
+call-back rate, precision of IoT alarms); the enforcement list of units
 that missed level-1 deadlines; elevators with repeated entrapments."""
 import datetime as dt
 import math
 from collections import defaultdict
 
 from sql import Literal, Null
-from sql.aggregate import Count, Max, Min, Sum
+from sql.aggregate import Aggregate, Avg, Count, Max, Min, Sum
 from sql.conditionals import Case
 from sql.functions import CurrentTimestamp, Extract
 
+from trytond import backend
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
@@ -22,15 +25,6 @@ from . import clock
 # Groups that see the whole city in the analysis.
 CITY_GROUPS = ['group_admin', 'group_city_regulator', 'group_dispatcher',
     'group_auditor']
-
-
-def seconds(value):
-    "A duration read from the database (timedelta or number) in seconds."
-    if value is None:
-        return None
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    return float(value)
 
 
 def percentile(values, q):
@@ -46,12 +40,137 @@ def percentile(values, q):
     return values[lower] + (values[upper] - values[lower]) * (k - lower)
 
 
-def summarize(values):
-    "(average, 90th percentile) of seconds, or (None, None)."
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    return sum(values) / len(values), percentile(values, 0.9)
+class PercentileCont(Aggregate):
+    "PostgreSQL's ordered-set aggregate: percentile_cont(q) WITHIN GROUP."
+    __slots__ = ()
+    _sql = 'PERCENTILE_CONT'
+
+
+# The steps of a rescue whose durations the analysis gives: name and
+# (start, end) time stamps.
+STEPS = ['call_dispatch', 'dispatch_accept', 'dispatch_arrival',
+    'arrival_release']
+LEVELS = [1, 2, 3]
+
+
+def _datetime(value):
+    "A time stamp read from SQLite (text when its type is lost in a CASE)."
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+def duration_figures(from_, where, key, steps, q=0.9, in_database=None):
+    """{group key: {step: (average, q-percentile)}} in seconds of the
+    durations of steps ({name: (start, end)} time-stamp columns) over the
+    rows of from_ (a table or join) matching where, grouped by key.
+
+    One statement for every group: on PostgreSQL the database computes
+    AVG and percentile_cont(q) WITHIN GROUP; SQLite has no ordered-set
+    aggregate, so the durations are read in one statement and summarized
+    here with percentile(), which interpolates as percentile_cont does.
+    in_database forces one way (the tests compare both on PostgreSQL).
+    A step not reached (a stamp missing) is left out of its figures."""
+    cursor = Transaction().connection.cursor()
+    names = list(steps)
+    result = defaultdict(dict)
+    if in_database is None:
+        in_database = backend.name == 'postgresql'
+    if in_database:
+        # Grouped in a sub-query: PostgreSQL needs the same expression in
+        # SELECT and GROUP BY, and the key may have parameters.
+        sub = from_.select(key.as_('key'),
+            *[Extract('EPOCH', steps[n][1] - steps[n][0]).as_(n)
+                for n in names],
+            where=where)
+        columns = []
+        for name in names:
+            duration = getattr(sub, name)
+            columns.append(Avg(duration))
+            columns.append(PercentileCont(Literal(q), within=[duration]))
+        cursor.execute(*sub.select(sub.key, *columns,
+                where=sub.key != Null, group_by=[sub.key]))
+        for key_value, *values in cursor:
+            values = [float(v) if v is not None else None for v in values]
+            for i, name in enumerate(names):
+                result[int(key_value)][name] = (
+                    values[2 * i], values[2 * i + 1])
+    else:
+        columns = [c for n in names for c in steps[n]]
+        cursor.execute(*from_.select(key, *columns,
+                where=where & (key != Null)))
+        durations = defaultdict(lambda: defaultdict(list))
+        for key_value, *values in cursor:
+            values = [_datetime(v) for v in values]
+            for i, name in enumerate(names):
+                start, end = values[2 * i], values[2 * i + 1]
+                if start is not None and end is not None:
+                    durations[int(key_value)][name].append(
+                        (end - start).total_seconds())
+        for key_value, by_name in durations.items():
+            for name in names:
+                values = by_name.get(name, [])
+                if values:
+                    result[key_value][name] = (
+                        sum(values) / len(values), percentile(values, q))
+                else:
+                    result[key_value][name] = (None, None)
+    return result
+
+
+def pickup_figures(dispatch, from_, where, key):
+    """{group key: {level: (accepted in time, answered)}}: the dispatches
+    of each level a unit answered (accepted, declined or timed out) and
+    those accepted before their acceptance deadline. Dispatches still
+    waiting, or withdrawn (superseded, cancelled) before the unit had to
+    answer, are not counted. One grouped statement."""
+    answered = dispatch.outcome.in_(['accepted', 'declined', 'timed_out'])
+    in_time = ((dispatch.outcome == 'accepted')
+        & (dispatch.accepted_at <= dispatch.accept_deadline))
+    sub = from_.select(key.as_('key'), dispatch.level.as_('level'),
+        Case((answered, 1), else_=0).as_('answered'),
+        Case((in_time, 1), else_=0).as_('in_time'),
+        where=where)
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*sub.select(sub.key, sub.level, Sum(sub.in_time),
+            Sum(sub.answered),
+            where=sub.key != Null, group_by=[sub.key, sub.level]))
+    result = defaultdict(dict)
+    for key_value, level, hits, total in cursor:
+        result[int(key_value)][level] = (int(hits or 0), int(total or 0))
+    return result
+
+
+def ticket_figures(ticket, where, key):
+    """{group key: {released, called_back, iot_confirmed, iot_false}} of
+    the tickets matching where, in one grouped statement: the tickets
+    released (released or closed) and those whose passenger was called
+    back; the tickets opened by an IoT alarm that the dispatch centre
+    confirmed (the people were released, or freed themselves before the
+    unit came) and those it cancelled as a false alarm."""
+    released = ticket.state.in_(['released', 'closed'])
+    iot = ticket.source == 'iot'
+    confirmed = iot & (released | ((ticket.state == 'cancelled')
+            & (ticket.cancel_reason == 'self_released')))
+    false = iot & (ticket.state == 'cancelled') & (
+        ticket.cancel_reason == 'false_alarm')
+    sub = ticket.select(key.as_('key'),
+        Case((released, 1), else_=0).as_('released'),
+        Case((released & (ticket.callback_at != Null), 1), else_=0).as_(
+            'called_back'),
+        Case((confirmed, 1), else_=0).as_('iot_confirmed'),
+        Case((false, 1), else_=0).as_('iot_false'),
+        where=where)
+    names = ['released', 'called_back', 'iot_confirmed', 'iot_false']
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*sub.select(sub.key,
+            *[Sum(getattr(sub, n)) for n in names],
+            where=sub.key != Null, group_by=[sub.key]))
+    result = {}
+    for key_value, *values in cursor:
+        result[int(key_value)] = {
+            n: int(v or 0) for n, v in zip(names, values)}
+    return result
 
 
 def _timedelta(value):
@@ -170,7 +289,139 @@ class AnalysisMixin:
             ]
 
 
-class TicketMetricsMixin(AnalysisMixin):
+def _figure(field):
+    return fields.Function(field, 'get_figures')
+
+
+class RescueFiguresMixin:
+    """The figures no published platform gives (issue 15), per group of
+    the analysis: mean and 90th percentile of each step, each level's
+    pick-up rate, the call-back rate and the precision of IoT alarms.
+    The models give the queries (_duration_query, _pickup_query,
+    _callback_query, _iot_query); get_figures runs one grouped statement
+    per kind of figure for all the records read."""
+    __slots__ = ()
+
+    avg_call_dispatch = _figure(fields.TimeDelta("Call to Dispatch (Mean)",
+            help="From the report to the dispatch."))
+    p90_call_dispatch = _figure(fields.TimeDelta("Call to Dispatch (P90)",
+            help="90 % of the rescues were dispatched within this time."))
+    avg_dispatch_accept = _figure(fields.TimeDelta(
+            "Dispatch to Acceptance (Mean)"))
+    p90_dispatch_accept = _figure(fields.TimeDelta(
+            "Dispatch to Acceptance (P90)"))
+    avg_dispatch_arrival = _figure(fields.TimeDelta(
+            "Dispatch to Arrival (Mean)"))
+    p90_dispatch_arrival = _figure(fields.TimeDelta(
+            "Dispatch to Arrival (P90)"))
+    avg_arrival_release = _figure(fields.TimeDelta(
+            "Arrival to Release (Mean)"))
+    p90_arrival_release = _figure(fields.TimeDelta(
+            "Arrival to Release (P90)"))
+    pickup_rate_1 = _figure(fields.Float("Level-1 Pick-Up (%)",
+            digits=(5, 1),
+            help="Share of the level-1 dispatches answered that were "
+            "accepted before their acceptance deadline."))
+    pickup_rate_2 = _figure(fields.Float("Level-2 Pick-Up (%)",
+            digits=(5, 1),
+            help="Share of the level-2 dispatches answered that were "
+            "accepted before their acceptance deadline."))
+    pickup_rate_3 = _figure(fields.Float("Level-3 Pick-Up (%)",
+            digits=(5, 1),
+            help="Share of the level-3 dispatches answered that were "
+            "accepted before their acceptance deadline."))
+    released = _figure(fields.Integer("Released"))
+    called_back = _figure(fields.Integer("Called Back"))
+    callback_rate = _figure(fields.Float("Call-Back Rate (%)",
+            digits=(5, 1),
+            help="Share of the released tickets whose passenger was "
+            "called back."))
+    iot_confirmed = _figure(fields.Integer("IoT Alarms Confirmed"))
+    iot_false = _figure(fields.Integer("IoT False Alarms"))
+    iot_precision = _figure(fields.Float("IoT Alarm Precision (%)",
+            digits=(5, 1),
+            help="Of the tickets opened by IoT entrapment alarms and "
+            "judged by the dispatch centre, the share confirmed (people "
+            "released) rather than cancelled as a false alarm."))
+
+    @classmethod
+    def _duration_query(cls):
+        "(from, where, key, {step: (start, end)})"
+        raise NotImplementedError
+
+    @classmethod
+    def _pickup_query(cls):
+        "(dispatch table, from, where, key)"
+        raise NotImplementedError
+
+    @classmethod
+    def _callback_query(cls):
+        "(ticket table, where, key)"
+        raise NotImplementedError
+
+    @classmethod
+    def _iot_query(cls):
+        "(ticket table, where, key)"
+        return cls._callback_query()
+
+    @classmethod
+    def get_figures(cls, records, names):
+        ids = [r.id for r in records]
+        names = set(names)
+        result = {n: {i: None for i in ids} for n in names}
+        if not ids:
+            return result
+
+        def only(where, key):
+            return where & SQL_OPERATORS['in'](key, ids)
+
+        if names & {f'{k}_{s}' for k in ['avg', 'p90'] for s in STEPS}:
+            from_, where, key, steps = cls._duration_query()
+            figures = duration_figures(from_, only(where, key), key, steps)
+            for id_, by_step in figures.items():
+                for step, (avg, p90) in by_step.items():
+                    for kind, value in [('avg', avg), ('p90', p90)]:
+                        name = f'{kind}_{step}'
+                        if name in names and id_ in result[name]:
+                            result[name][id_] = _timedelta(value)
+        if names & {f'pickup_rate_{level}' for level in LEVELS}:
+            dispatch, from_, where, key = cls._pickup_query()
+            figures = pickup_figures(dispatch, from_, only(where, key), key)
+            for id_, by_level in figures.items():
+                for level, (hits, total) in by_level.items():
+                    name = f'pickup_rate_{level}'
+                    if name in names and id_ in result[name]:
+                        result[name][id_] = _share(hits, total)
+        groups = []
+        if names & {'released', 'called_back', 'callback_rate'}:
+            groups.append((cls._callback_query(),
+                    ['released', 'called_back', 'callback_rate']))
+        if names & {'iot_confirmed', 'iot_false', 'iot_precision'}:
+            groups.append((cls._iot_query(),
+                    ['iot_confirmed', 'iot_false', 'iot_precision']))
+        for (ticket, where, key), group in groups:
+            figures = ticket_figures(ticket, only(where, key), key)
+            for id_ in ids:
+                counts = figures.get(id_, {})
+                values = {
+                    'released': counts.get('released', 0),
+                    'called_back': counts.get('called_back', 0),
+                    'callback_rate': _share(counts.get('called_back', 0),
+                        counts.get('released', 0)),
+                    'iot_confirmed': counts.get('iot_confirmed', 0),
+                    'iot_false': counts.get('iot_false', 0),
+                    'iot_precision': _share(
+                        counts.get('iot_confirmed', 0),
+                        counts.get('iot_confirmed', 0)
+                        + counts.get('iot_false', 0)),
+                    }
+                for name in group:
+                    if name in names:
+                        result[name][id_] = values[name]
+        return result
+
+
+class TicketMetricsMixin(RescueFiguresMixin, AnalysisMixin):
     "Metrics of groups of tickets (districts, months)."
     __slots__ = ()
 
@@ -231,30 +482,69 @@ class TicketMetricsMixin(AnalysisMixin):
             group_by=[sub.group_key])
 
     @classmethod
-    def get_metrics(cls, records, names):
+    def _duration_query(cls):
         ticket = cls._ticket_table()
-        key = cls._group_column(ticket)
-        cursor = Transaction().connection.cursor()
+        return (ticket,
+            cls._ticket_where(ticket) & (ticket.state != 'cancelled'),
+            cls._group_column(ticket), {
+                'call_dispatch': (ticket.reported_at, ticket.dispatched_at),
+                'dispatch_accept': (ticket.dispatched_at, ticket.accepted_at),
+                'dispatch_arrival': (ticket.dispatched_at, ticket.arrived_at),
+                'arrival_release': (ticket.arrived_at, ticket.released_at),
+                })
+
+    @classmethod
+    def _pickup_query(cls):
+        Dispatch = Pool().get('elevator.rescue.dispatch')
+        ticket = cls._ticket_table()
+        dispatch = Dispatch.__table__()
+        return (dispatch,
+            dispatch.join(ticket, condition=dispatch.ticket == ticket.id),
+            cls._ticket_where(ticket), cls._group_column(ticket))
+
+    @classmethod
+    def _callback_query(cls):
+        ticket = cls._ticket_table()
+        return ticket, cls._ticket_where(ticket), cls._group_column(ticket)
+
+    @classmethod
+    def get_metrics(cls, records, names):
+        """The response (dispatch to acceptance), arrival (report to
+        arrival) and release times and the shares within the deadlines:
+        through duration_figures() and one grouped count."""
         ids = [r.id for r in records]
-        cursor.execute(*ticket.select(key, ticket.response_time,
-                ticket.arrival_time, ticket.release_time,
-                ticket.accept_in_time, ticket.arrive_in_time,
-                ticket.accepted_at,
-                ticket.arrived_at,
-                where=cls._ticket_where(ticket)
-                & (ticket.state != 'cancelled')
-                & SQL_OPERATORS['in'](key, ids)))
-        groups = defaultdict(list)
-        for row in cursor:
-            groups[int(row[0])].append(row[1:])
+        ticket, where, key, steps = cls._duration_query()
+        where &= SQL_OPERATORS['in'](key, ids)
+        figures = duration_figures(ticket, where, key, {
+                'response': steps['dispatch_accept'],
+                'arrival': (ticket.reported_at, ticket.arrived_at),
+                'release': steps['arrival_release'],
+                })
+        accepted = ticket.accepted_at != Null
+        arrived = ticket.arrived_at != Null
+        sub = ticket.select(key.as_('key'),
+            Case((accepted, 1), else_=0).as_('accepted'),
+            Case((accepted & (ticket.accept_in_time == Literal(True)), 1),
+                else_=0).as_('accepted_in_time'),
+            Case((arrived, 1), else_=0).as_('arrived'),
+            Case((arrived & (ticket.arrive_in_time == Literal(True)), 1),
+                else_=0).as_('arrived_in_time'),
+            where=where)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*sub.select(sub.key, Sum(sub.accepted),
+                Sum(sub.accepted_in_time), Sum(sub.arrived),
+                Sum(sub.arrived_in_time),
+                where=sub.key != Null, group_by=[sub.key]))
+        counts = {int(k): [int(v or 0) for v in values]
+            for k, *values in cursor}
         result = {n: {} for n in names}
         for id_ in ids:
-            rows = groups.get(id_, [])
-            response = summarize([seconds(r[0]) for r in rows])
-            arrival = summarize([seconds(r[1]) for r in rows])
-            release = summarize([seconds(r[2]) for r in rows])
-            accepted = [r for r in rows if r[5]]
-            arrived = [r for r in rows if r[6]]
+            by_step = figures.get(id_, {})
+            response = by_step.get('response', (None, None))
+            arrival = by_step.get('arrival', (None, None))
+            release = by_step.get('release', (None, None))
+            n_accepted, in_time, n_arrived, arrived_in_time = counts.get(
+                id_, [0, 0, 0, 0])
             values = {
                 'avg_response': _timedelta(response[0]),
                 'p90_response': _timedelta(response[1]),
@@ -264,10 +554,8 @@ class TicketMetricsMixin(AnalysisMixin):
                 'p90_release': _timedelta(release[1]),
                 'avg_arrival_minutes': _minutes(arrival[0]),
                 'p90_arrival_minutes': _minutes(arrival[1]),
-                'accept_rate': _share(
-                    sum(1 for r in accepted if r[3]), len(accepted)),
-                'arrive_rate': _share(
-                    sum(1 for r in arrived if r[4]), len(arrived)),
+                'accept_rate': _share(in_time, n_accepted),
+                'arrive_rate': _share(arrived_in_time, n_arrived),
                 }
             for name in names:
                 result[name][id_] = values[name]
@@ -332,7 +620,7 @@ class AnalysisMonth(TicketMetricsMixin, ModelSQL, ModelView):
         return result
 
 
-class AnalysisUnit(AnalysisMixin, ModelSQL, ModelView):
+class AnalysisUnit(RescueFiguresMixin, AnalysisMixin, ModelSQL, ModelView):
     "Rescue Analysis per Maintenance Unit"
     __name__ = 'elevator.rescue.analysis.unit'
 
@@ -400,43 +688,111 @@ class AnalysisUnit(AnalysisMixin, ModelSQL, ModelView):
         return where
 
     @classmethod
-    def get_metrics(cls, records, names):
+    def _tables(cls):
         pool = Pool()
         Dispatch = pool.get('elevator.rescue.dispatch')
         Ticket = pool.get('elevator.rescue.ticket')
         dispatch = Dispatch.__table__()
         ticket = Ticket.__table__()
-        cursor = Transaction().connection.cursor()
+        return dispatch, ticket, dispatch.join(ticket,
+            condition=dispatch.ticket == ticket.id)
+
+    @classmethod
+    def _duration_query(cls):
+        """The steps of each unit's own dispatches; arrival to release for
+        the unit that arrived only."""
+        dispatch, ticket, from_ = cls._tables()
+        released = Case((ticket.arrived_unit == dispatch.unit,
+                ticket.released_at), else_=Null)
+        return (from_,
+            cls._where(dispatch, ticket) & (ticket.state != 'cancelled'),
+            dispatch.unit, {
+                'call_dispatch': (ticket.reported_at, dispatch.dispatched_at),
+                'dispatch_accept': (
+                    dispatch.dispatched_at, dispatch.accepted_at),
+                'dispatch_arrival': (
+                    dispatch.dispatched_at, dispatch.arrived_at),
+                'arrival_release': (dispatch.arrived_at, released),
+                })
+
+    @classmethod
+    def _pickup_query(cls):
+        dispatch, ticket, from_ = cls._tables()
+        return dispatch, from_, cls._where(dispatch, ticket), dispatch.unit
+
+    @classmethod
+    def _ticket_query(cls, column):
+        "The tickets of the period grouped by a unit column of the ticket."
+        Ticket = Pool().get('elevator.rescue.ticket')
+        ticket = Ticket.__table__()
+        context = Transaction().context
+        key = getattr(ticket, column)
+        where = cls._ticket_where(ticket)
+        if context.get('unit'):
+            where &= key == context['unit']
+        _, units = cls._scope()
+        if units is not None:
+            where &= SQL_OPERATORS['in'](key, units)
+        return ticket, where, key
+
+    @classmethod
+    def _callback_query(cls):
+        "The call backs of the rescues the unit carried out (on site)."
+        return cls._ticket_query('arrived_unit')
+
+    @classmethod
+    def _iot_query(cls):
+        "The IoT alarms of the elevators the unit maintains (contracted)."
+        return cls._ticket_query('maintenance_unit')
+
+    @classmethod
+    def get_metrics(cls, records, names):
+        """The response (dispatch to acceptance) and travel (dispatch to
+        arrival) times of the unit's dispatches, through
+        duration_figures(); the shares of its dispatches accepted and of
+        its acceptances arrived within their deadlines, in one grouped
+        count."""
         ids = [r.id for r in records]
-        cursor.execute(*dispatch.join(ticket,
-                condition=dispatch.ticket == ticket.id).select(
-                dispatch.unit, dispatch.dispatched_at, dispatch.accepted_at,
-                dispatch.arrived_at, dispatch.accept_deadline,
-                dispatch.arrive_deadline,
-                where=cls._where(dispatch, ticket)
-                & SQL_OPERATORS['in'](dispatch.unit, ids)))
-        groups = defaultdict(list)
-        for unit, *row in cursor:
-            groups[unit].append(row)
+        from_, where, key, steps = cls._duration_query()
+        figures = duration_figures(from_,
+            where & SQL_OPERATORS['in'](key, ids), key, {
+                'response': steps['dispatch_accept'],
+                'travel': steps['dispatch_arrival'],
+                })
+        dispatch, ticket, from_ = cls._tables()
+        accepted = dispatch.accepted_at != Null
+        sub = from_.select(dispatch.unit.as_('key'),
+            Case((accepted
+                    & (dispatch.accepted_at <= dispatch.accept_deadline), 1),
+                else_=0).as_('accepted_in_time'),
+            Case((accepted, 1), else_=0).as_('accepted'),
+            Case(((dispatch.arrived_at != Null)
+                    & (dispatch.arrived_at <= dispatch.arrive_deadline), 1),
+                else_=0).as_('arrived_in_time'),
+            where=cls._where(dispatch, ticket)
+            & SQL_OPERATORS['in'](dispatch.unit, ids))
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*sub.select(sub.key, Count(sub.key),
+                Sum(sub.accepted_in_time), Sum(sub.accepted),
+                Sum(sub.arrived_in_time),
+                group_by=[sub.key]))
+        counts = {int(k): [int(v or 0) for v in values]
+            for k, *values in cursor}
         result = {n: {} for n in names}
         for id_ in ids:
-            rows = groups.get(id_, [])
-            response = summarize([(r[1] - r[0]).total_seconds()
-                    for r in rows if r[1]])
-            travel = summarize([(r[2] - r[0]).total_seconds()
-                    for r in rows if r[2]])
-            accepted = [r for r in rows if r[1]]
-            arrived = [r for r in rows if r[2]]
+            by_step = figures.get(id_, {})
+            response = by_step.get('response', (None, None))
+            travel = by_step.get('travel', (None, None))
+            total, accepted_in_time, n_accepted, arrived_in_time = (
+                counts.get(id_, [0, 0, 0, 0]))
             values = {
                 'avg_response': _timedelta(response[0]),
                 'p90_response': _timedelta(response[1]),
                 'avg_travel': _timedelta(travel[0]),
                 'p90_travel': _timedelta(travel[1]),
                 'avg_travel_minutes': _minutes(travel[0]),
-                'accept_rate': _share(
-                    sum(1 for r in accepted if r[1] <= r[3]), len(rows)),
-                'arrive_rate': _share(
-                    sum(1 for r in arrived if r[2] <= r[4]), len(accepted)),
+                'accept_rate': _share(accepted_in_time, total),
+                'arrive_rate': _share(arrived_in_time, n_accepted),
                 }
             for name in names:
                 result[name][id_] = values[name]

@@ -108,6 +108,15 @@ ESCALATION_REASONS = [
     ('no_unit', "No Unit Available"),
     ('manual', "Escalated by the Dispatcher"),
     ]
+# The call back to the trapped passenger after the release (回访), as
+# platform standards such as DB32/T 4130-2021 ask.
+CALLBACK_RESULTS = [
+    (None, ""),
+    ('fine', "Reached and Fine"),
+    ('complaint', "Reached with Complaint"),
+    ('not_reached', "Not Reached"),
+    ]
+CALLBACK_STATES = ['released', 'closed']
 ARRIVAL_WARNINGS = [
     (None, ""),
     ('no_position', "No Position"),
@@ -127,6 +136,7 @@ WORKFLOW_FIELDS = {
     'place', 'region', 'district', 'user_unit', 'maintenance_unit',
     'dispatches', 'escalations', 'repair_order',
     'arrival_distance', 'arrival_warning',
+    'callback_at', 'callback_by',
     }
 REPORT_VALUES = {
     'caller_name', 'caller_phone', 'reported_at', 'trapped_persons',
@@ -411,6 +421,19 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
         selection='get_repair_models', readonly=True,
         help="Opened on closing when a repair order follows "
         "(with the maintenance module).")
+    callback_result = fields.Selection(CALLBACK_RESULTS, "Call-Back Result",
+        sort=False,
+        states={
+            'readonly': (~Eval('state').in_(CALLBACK_STATES)
+                | Bool(Eval('callback_at'))),
+            },
+        help="The dispatcher calls the trapped passenger back after the "
+        "release; required for \"Call Back Done\".")
+    callback_at = fields.DateTime("Called Back At", readonly=True)
+    callback_by = fields.Many2One('res.user', "Called Back By",
+        readonly=True, loading='lazy')
+    callback_done = fields.Function(fields.Boolean("Called Back"),
+        'get_callback_done', searcher='search_callback_done')
     cancel_reason = fields.Selection(CANCEL_REASONS, "Cancellation Reason",
         sort=False, states=_active, help="Required to cancel the ticket.")
     cancel_notes = fields.Text("Cancellation Notes", states=_active)
@@ -514,6 +537,12 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                     'icon': 'tryton-launch',
                     'depends': ['state', 'repair_order'],
                     },
+                'call_back': {
+                    'invisible': (~Eval('state').in_(CALLBACK_STATES)
+                        | Bool(Eval('callback_at'))),
+                    'icon': 'tryton-ok',
+                    'depends': ['state', 'callback_at'],
+                    },
                 })
 
     @classmethod
@@ -555,6 +584,9 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
             ('//page[@id="closing"]', 'states', {
                     'invisible': ~Eval('state').in_(
                         ['arrived', 'released', 'closed']),
+                    }),
+            ('//page[@id="callback"]', 'states', {
+                    'invisible': ~Eval('state').in_(CALLBACK_STATES),
                     }),
             ('//page[@id="cancellation"]', 'states', {
                     'invisible': Eval('state') == 'closed',
@@ -720,6 +752,15 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
     def get_repair_models(cls):
         return _models([None, 'elevator.repair.order'])
 
+    def get_callback_done(self, name):
+        return bool(self.callback_at)
+
+    @classmethod
+    def search_callback_done(cls, name, clause):
+        _, operator, value = clause[:3]
+        done = bool(value) if operator == '=' else not value
+        return [('callback_at', '!=' if done else '=', None)]
+
     @classmethod
     def get_ticket_count(cls, tickets, name):
         "1 per ticket: what the graph views add up."
@@ -840,7 +881,22 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                         'elevator_rescue.msg_ticket_workflow_field',
                         field=cls._fields[sorted(protected)[0]].string,
                         ticket=tickets[0].rec_name if tickets else ''))
+            callback = 'callback_result' in values
+            callback_only = set(values) == {'callback_result'}
             for ticket in tickets:
+                if callback and ticket.callback_at:
+                    raise AccessError(gettext(
+                            'elevator_rescue.msg_callback_done',
+                            ticket=ticket.rec_name,
+                            date=format_time(ticket.callback_at)))
+                if callback and ticket.state not in CALLBACK_STATES:
+                    raise AccessError(gettext(
+                            'elevator_rescue.msg_ticket_no_callback',
+                            ticket=ticket.rec_name,
+                            state=_selection(cls, 'state', ticket.state)))
+                if callback_only and ticket.state == 'closed':
+                    # The call back may follow the closing.
+                    continue
                 if ticket.state in FINAL_STATES:
                     raise AccessError(gettext(
                             'elevator_rescue.msg_ticket_final',
@@ -877,7 +933,8 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
     def copy(cls, tickets, default=None):
         "A copy is a new call on the same elevator, with its own steps."
         default = default.copy() if default is not None else {}
-        for name in ['alarms', 'dispatches', 'escalations']:
+        for name in ['alarms', 'dispatches', 'escalations',
+                'callback_result']:
             default.setdefault(name, None)
         return super().copy(tickets, default=default)
 
@@ -1482,6 +1539,30 @@ class Ticket(WorkflowStateMixin, CallerMixin, ModelSQL, ModelView):
                     })
             cls._follow_up_repairs([t for t in tickets if t.repair_follows])
 
+
+    @classmethod
+    @ModelView.button
+    def call_back(cls, tickets):
+        """The dispatcher called the trapped passenger back after the
+        release (before or after the closing) and records the result."""
+        tickets = cls._lock(tickets)
+        now, user = _stamp()
+        cls._check_state(tickets, set(CALLBACK_STATES),
+            'msg_ticket_no_callback')
+        for ticket in tickets:
+            if ticket.callback_at:
+                raise UserError(gettext('elevator_rescue.msg_callback_done',
+                        ticket=ticket.rec_name,
+                        date=format_time(ticket.callback_at)))
+            if not ticket.callback_result:
+                raise UserError(gettext(
+                        'elevator_rescue.msg_callback_result',
+                        ticket=ticket.rec_name))
+        with without_check_access():
+            cls._write_workflow(tickets, {
+                    'callback_at': now,
+                    'callback_by': user,
+                    })
 
     @classmethod
     def record_release(cls, tickets, released_persons, injuries, cause,

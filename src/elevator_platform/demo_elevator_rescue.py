@@ -14,6 +14,7 @@
 tickets.
 """
 import datetime as dt
+import random
 from collections import defaultdict
 
 from .data_sharing import approved_sharing
@@ -399,6 +400,16 @@ def _plan(rng, elevator, now, days, sla, grids, default_fire, index):
             'injuries': 1 if rng.random() < 0.01 else 0,
             'repair_follows': rng.random() < 0.3,
             })
+    # The call back to the passenger (回访): most are done. A generator of
+    # its own, so that the rest of the demo stays as the seed made it.
+    callback = random.Random(f'{ticket["number"]}-callback')
+    if callback.random() < 0.85:
+        ticket.update({
+                'callback_at': released + dt.timedelta(
+                    minutes=callback.randint(10, 180)),
+                'callback_result': _pick(callback, [('fine', 85),
+                        ('complaint', 5), ('not_reached', 10)]),
+                })
     return plan
 
 
