@@ -431,6 +431,46 @@ class ElevatorEnforcementTestCase(LocaleTestMixin, ModuleTestCase):
                     '未安装远程监测装置', 'draft'))
             self.assertEqual(Case.search([]), [case])
 
+    @with_transaction()
+    def test_repair_overdue_case(self):
+        "A repair not done by its deadline: a warning, then a case"
+        pool = Pool()
+        Repair = pool.get('elevator.repair.order')
+        Warning_ = pool.get('elevator.maintenance.warning')
+        Case = pool.get('elevator.enforcement.case')
+        world = create_world()
+        lift = world['lifts'][0]
+        repair, = Repair.create([{'elevator': lift.id,
+                    'description': '门机故障',
+                    'reported_at': clock.now() - dt.timedelta(hours=30)}])
+        self.assertEqual(repair.maintenance_unit, world['firm'])
+        self.assertEqual(repair.deadline - repair.reported_at,
+            dt.timedelta(hours=24))
+        self.assertTrue(repair.overdue)
+        Warning_.scan(now=clock.now(), notify=False)
+        warning, = Warning_.search([('type', '=', 'repair_overdue')])
+        self.assertEqual((warning.repair_order, warning.maintenance_unit,
+                warning.value, warning.limit),
+            (repair, world['firm'], 30.0, 24.0))
+        regulator = create_user('chengxiang', 'group_district_regulator',
+            regions=[world['chengxiang']])
+        firm = create_user('firm1', 'group_firm_manager',
+            units=[world['firm']])
+        with as_user(firm):
+            with self.assertRaises(AccessButtonError):
+                Warning_.open_case([Warning_(warning.id)])
+        with as_user(regulator):
+            Warning_.open_case([Warning_(warning.id)])
+            case = Warning_(warning.id).case
+            self.assertEqual((case.source, case.origin, case.party,
+                    case.elevator, case.district, case.state),
+                ('repair_overdue', warning, world['firm'], lift,
+                    world['chengxiang'], 'draft'))
+            self.assertIn(world['firm'].name, case.facts)
+        # Once: the scan again raises nothing, the case is not doubled.
+        self.assertEqual(Warning_.scan(now=clock.now(), notify=False), [])
+        self.assertEqual(Case.search([]), [case])
+
 
 class EnforcementAssessmentTestCase(ModuleTestCase):
     "Test Elevator Enforcement with the district assessment"
