@@ -512,5 +512,45 @@ class EnforcementAssessmentTestCase(ModuleTestCase):
         self.assertEqual(Case.rectification_rates(),
             {world['chengxiang'].id: (2, 1, Decimal('50.0'))})
 
+    @with_transaction()
+    def test_credit_grade_weighs_in_inspection_plan(self):
+        "The elevators of a firm graded C weigh more, as configured"
+        pool = Pool()
+        Inspection = pool.get('elevator.supervision.inspection')
+        Evaluation = pool.get('elevator.credit.evaluation')
+        Configuration = pool.get('elevator.assessment.configuration')
+        world = create_world()
+        lifts = world['lifts']
+        ids = [lifts[0].id, lifts[2].id, lifts[4].id]
+        self.assertEqual(Inspection.risk_weights(ids), {
+                lifts[0].id: (1, []), lifts[2].id: (2, ['unmonitored']),
+                lifts[4].id: (1, [])})
+        # The firm of lifts 1 and 2 graded C, the idle firm (lift 5) A;
+        # a draft grade D of the firm does not count, only published ones.
+        old, c, a, draft = Evaluation.create([
+                {'maintenance_unit': world['firm'].id, 'year': 2024,
+                    'grade': 'A'},
+                {'maintenance_unit': world['firm'].id, 'year': 2025,
+                    'grade': 'C'},
+                {'maintenance_unit': world['idle'].id, 'year': 2025,
+                    'grade': 'A'},
+                {'maintenance_unit': world['firm'].id, 'year': 2026,
+                    'grade': 'D'},
+                ])
+        Evaluation.publish([old, c, a])
+        self.assertEqual(Inspection.risk_weights(ids), {
+                lifts[0].id: (2, ['credit_grade']),
+                lifts[2].id: (2, ['unmonitored']),
+                lifts[4].id: (1, [])})
+        config = Configuration(1)
+        self.assertEqual(tuple(config.inspection_weighted_grades), ('C', 'D'))
+        config.inspection_grade_weight = 3
+        config.save()
+        self.assertEqual(Inspection.risk_weights(ids)[lifts[0].id],
+            (3, ['credit_grade']))
+        config.inspection_weighted_grades = ['D']
+        config.save()
+        self.assertEqual(Inspection.risk_weights(ids)[lifts[0].id], (1, []))
+
 
 del ModuleTestCase
