@@ -4,6 +4,9 @@ from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
 
+# The grades a consequence may be attached to.
+CONSEQUENCE_GRADES = [('A', "A"), ('B', "B"), ('C', "C"), ('D', "D")]
+
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
     "Assessment Configuration"
@@ -26,6 +29,20 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Share of the weight of the indicators that must have a "
         "value for the unit to be graded; with less, the unit is not "
         "rated, with the reason.")
+    contract_refused_grades = fields.MultiSelection(CONSEQUENCE_GRADES,
+        "Grades Refused New Contracts",
+        help="A maintenance unit whose latest published grade is one of "
+        "these cannot put a new contract in force until it is graded "
+        "again.")
+    inspection_weighted_grades = fields.MultiSelection(CONSEQUENCE_GRADES,
+        "Grades Weighted in Inspection Plans",
+        help="The elevators of a maintenance unit whose latest published "
+        "grade is one of these are drawn more often into the supervisory "
+        "inspection plans.")
+    inspection_grade_weight = fields.Integer("Inspection Weight of the Grade",
+        required=True, domain=[('inspection_grade_weight', '>=', 1)],
+        help="Multiplies the risk weight of those elevators in the "
+        "inspection plans.")
 
     @classmethod
     def default_grade_a(cls):
@@ -42,6 +59,18 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_minimum_rated_weight(cls):
         return 50.0
+
+    @classmethod
+    def default_contract_refused_grades(cls):
+        return ('D',)
+
+    @classmethod
+    def default_inspection_weighted_grades(cls):
+        return ('C', 'D')
+
+    @classmethod
+    def default_inspection_grade_weight(cls):
+        return 2
 
     @property
     def thresholds(self):

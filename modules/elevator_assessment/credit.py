@@ -239,6 +239,17 @@ class Evaluation(Publication, Workflow, ModelSQL, ModelView):
     def publish(cls, evaluations):
         cls.stamp_publication(evaluations)
 
+    @classmethod
+    def latest_published(cls, unit_ids):
+        """{unit id: evaluation} of the latest published evaluation of each
+        unit: the grade whose consequences apply."""
+        with without_check_access():
+            evaluations = cls.search([
+                    ('maintenance_unit', 'in', list(unit_ids)),
+                    ('state', '=', 'published'),
+                    ], order=[('year', 'ASC'), ('id', 'ASC')])
+        return {e.maintenance_unit.id: e for e in evaluations}
+
 
 class EvaluationLine(ModelSQL, ModelView):
     "Credit Evaluation Indicator"

@@ -1,13 +1,10 @@
-"""With elevator_maintenance: the consequence of a D grade is enforced, not
-only displayed. A maintenance unit whose latest published credit grade is
-D cannot put a new contract in force until it is graded again."""
+"""With elevator_maintenance: the consequence of a low grade is enforced,
+not only displayed. A maintenance unit whose latest published credit grade
+is one of the configured grades (default D) cannot put a new contract in
+force until it is graded again."""
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import without_check_access
-
-# The grades whose holders may not take new contracts.
-REFUSED_GRADES = {'D'}
 
 
 class Contract(metaclass=PoolMeta):
@@ -34,17 +31,19 @@ class Contract(metaclass=PoolMeta):
 
     @classmethod
     def check_credit_grade(cls, contracts):
-        "Refuse the contracts of units whose latest published grade is D."
-        Evaluation = Pool().get('elevator.credit.evaluation')
+        """Refuse the contracts of units whose latest published grade is
+        one of the configuration's refused grades."""
+        pool = Pool()
+        Evaluation = pool.get('elevator.credit.evaluation')
+        Configuration = pool.get('elevator.assessment.configuration')
+        refused = set(Configuration(1).contract_refused_grades or ())
         units = {c.maintenance_unit for c in contracts}
+        if not refused or not units:
+            return
+        latest = Evaluation.latest_published([u.id for u in units])
         for unit in sorted(units, key=lambda u: u.id):
-            with without_check_access():
-                latest = Evaluation.search([
-                        ('maintenance_unit', '=', unit.id),
-                        ('state', '=', 'published'),
-                        ], order=[('year', 'DESC')], limit=1)
-            if latest and latest[0].grade in REFUSED_GRADES:
-                evaluation, = latest
+            evaluation = latest.get(unit.id)
+            if evaluation and evaluation.grade in refused:
                 raise UserError(gettext(
                         'elevator_assessment.msg_contract_refused_grade',
                         unit=unit.rec_name, grade=evaluation.grade,

@@ -37,6 +37,7 @@ SOURCES = [
     ('unmonitored', "Monitoring Missing"),
     ('credit', "Credit Grade"),
     ('inspection', "Inspection Report"),
+    ('repair_overdue', "Repair Overdue"),
     ]
 STATES = [
     ('draft', "Filed"),

@@ -1,4 +1,6 @@
 "Maintenance settings of the platform (on the elevator configuration)."
+import datetime as dt
+
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Id
@@ -55,6 +57,14 @@ class Configuration(metaclass=PoolMeta):
         help="The time a phone sends for a check-in or check-out may be at "
         "most this many minutes older than the server's clock.")
 
+    repair_deadline = fields.TimeDelta("Repair Deadline", required=True,
+        help="Time the maintenance firm has to finish a repair order, "
+        "counted from the report.")
+    repair_urgent_deadline = fields.TimeDelta("Urgent Repair Deadline",
+        required=True,
+        help="Time to finish an urgent repair order (a critical safety "
+        "fault), counted from the report.")
+
     default_maintenance_contract_sequence = _default_sequence(
         'sequence_contract')
     default_maintenance_order_sequence = _default_sequence('sequence_order')
@@ -83,3 +93,18 @@ class Configuration(metaclass=PoolMeta):
     @classmethod
     def default_maintenance_photo_max_size(cls):
         return 5120
+
+    @classmethod
+    def default_repair_deadline(cls):
+        return dt.timedelta(hours=24)
+
+    @classmethod
+    def default_repair_urgent_deadline(cls):
+        return dt.timedelta(hours=4)
+
+    def repair_delay(self, urgent):
+        "Time allowed for a repair order, urgent or not."
+        if urgent:
+            return self.repair_urgent_deadline or (
+                self.default_repair_urgent_deadline())
+        return self.repair_deadline or self.default_repair_deadline()

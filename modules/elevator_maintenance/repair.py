@@ -4,10 +4,11 @@ import datetime as dt
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator import clock
 from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
-from trytond.pyson import Eval
+from trytond.pyson import Eval, If
 from trytond.rpc import RPC
 from trytond.transaction import without_check_access
 
@@ -29,6 +30,8 @@ STATES = [
     ('disputed', "Disputed"),
     ('cancelled', "Cancelled"),
     ]
+# Not yet done: the deadline applies (done is done, awaiting confirmation).
+OVERDUE_STATES = ['open', 'in_progress']
 # Models a repair order may come from, when their module is activated.
 ORIGINS = [
     'elevator.iot.event',
@@ -59,6 +62,12 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
     urgent = fields.Boolean("Urgent", states=_open,
         help="A critical safety fault: the elevator must not run until "
         "repaired.")
+    deadline = fields.DateTime("Deadline", readonly=True,
+        help="The repair must be done by then: the report's time plus the "
+        "repair deadline of the configuration (shorter when urgent).")
+    overdue = fields.Function(fields.Boolean("Overdue",
+            help="The deadline passed and the repair is not done."),
+        'get_overdue', searcher='search_overdue')
     state = fields.Selection(STATES, "State", required=True, readonly=True,
         sort=False)
     technicians = fields.Many2Many('elevator.repair.order-technician',
@@ -89,6 +98,8 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
                 Index(t, (t.state, Index.Equality()),
                     where=t.state.in_(['open', 'in_progress', 'done'])),
                 Index(t, (t.origin, Index.Equality())),
+                Index(t, (t.deadline, Index.Range()),
+                    where=t.state.in_(OVERDUE_STATES)),
                 })
         cls._order = [('reported_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
@@ -168,6 +179,28 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
         return [(None, '')] + [(m, Model.get_name(m)) for m in names]
 
     @classmethod
+    def get_overdue(cls, repairs, name):
+        now = clock.now()
+        return {r.id: bool(r.state in OVERDUE_STATES and r.deadline
+                and r.deadline < now) for r in repairs}
+
+    @classmethod
+    def search_overdue(cls, name, clause):
+        _, operator, value = clause[:3]
+        positive = bool(value) if operator == '=' else not value
+        now = clock.now()
+        if positive:
+            return [('state', 'in', OVERDUE_STATES), ('deadline', '<', now)]
+        return ['OR', ('state', 'not in', OVERDUE_STATES),
+            ('deadline', '>=', now), ('deadline', '=', None)]
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual', If(Eval('overdue', False), 'danger', '')),
+            ]
+
+    @classmethod
     def get_repair_count(cls, repairs, name):
         return {r.id: 1 for r in repairs}
 
@@ -188,11 +221,17 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
     def preprocess_values(cls, mode, values):
         pool = Pool()
         Elevator = pool.get('elevator.elevator')
+        Configuration = pool.get('elevator.configuration')
         values = super().preprocess_values(mode, values)
         if mode == 'create':
             if not values.get('number'):
                 values['number'] = sequence_get(
                     'repair_order_sequence', 'sequence_repair')
+            reported = values.get('reported_at') or (
+                cls.default_reported_at())
+            values['reported_at'] = reported
+            values['deadline'] = reported + Configuration(1).repair_delay(
+                values.get('urgent'))
             if values.get('elevator'):
                 with without_check_access():
                     elevator = Elevator(values['elevator'])
@@ -209,16 +248,50 @@ class RepairOrder(VisitMixin, Workflow, ModelSQL, ModelView):
         return values
 
     @classmethod
+    def on_modification(cls, mode, repairs, field_names=None):
+        super().on_modification(mode, repairs, field_names=field_names)
+        if mode == 'write' and set(field_names or ()) & {
+                'urgent', 'reported_at'}:
+            cls.set_deadlines(repairs)
+
+    @classmethod
+    def set_deadlines(cls, repairs):
+        """The deadline from the report's time and the urgency: an order
+        made urgent (a critical fault joins it, staff marks it) gets the
+        shorter deadline. It never moves later: the firm cannot gain time
+        by changing the order."""
+        Configuration = Pool().get('elevator.configuration')
+        config = Configuration(1)
+        to_write = []
+        for repair in repairs:
+            deadline = repair.reported_at + config.repair_delay(
+                repair.urgent)
+            if repair.deadline:
+                deadline = min(deadline, repair.deadline)
+            if deadline != repair.deadline:
+                to_write.extend(([repair], {'deadline': deadline}))
+        if to_write:
+            with without_check_access():
+                cls.write(*to_write)
+
+    @classmethod
     def check_modification(cls, mode, repairs, values=None, external=False):
         super().check_modification(mode, repairs, values=values,
             external=external)
         cls._check_immutable(mode, repairs, values, external,
             {'open', 'cancelled'})
+        if mode == 'write' and external and 'deadline' in values:
+            # Set by the server from the report's time and the urgency.
+            raise AccessError(gettext(
+                    'elevator_maintenance.msg_visit_protected_field',
+                    record=repairs[0].rec_name if repairs else '',
+                    field='deadline'))
 
     @classmethod
     def copy(cls, repairs, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'warnings', 'check_in', 'check_out',
+                'deadline',
                 'check_in_received', 'check_out_received',
                 'duration', 'confirmed_by', 'confirmed_at', 'disputed_by',
                 'disputed_at', 'dispute_reason', 'origin', 'technicians',

@@ -1,5 +1,6 @@
 """Warnings the platform raises on maintenance records (维保预警): visits too
-short, overdue, checked in too far away, not confirmed in time."""
+short, overdue, checked in too far away, not confirmed in time, repairs
+not done by their deadline."""
 import datetime as dt
 from collections import defaultdict
 
@@ -9,6 +10,7 @@ from sql.operators import Exists
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.elevator import clock
 from trytond.modules.elevator.workflow import Workflow
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
@@ -19,6 +21,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .checklist import rule_bounds, rule_case
 from .common import local_date, to_date, to_datetime
+from .repair import OVERDUE_STATES
 
 WARNING_TYPES = [
     ('too_short', "Visit Too Short"),
@@ -26,6 +29,7 @@ WARNING_TYPES = [
     ('too_far', "Checked in Too Far Away"),
     ('no_position', "Checked in Without Position"),
     ('unconfirmed', "Not Confirmed"),
+    ('repair_overdue', "Repair Overdue"),
     ]
 STATES = [
     ('open', "Open"),
@@ -58,7 +62,8 @@ class Warning_(Workflow, ModelSQL, ModelView):
         "the gap is counted.")
     value = fields.Float("Measured", digits=(16, 1), readonly=True,
         help="Minutes of the visit, days since the last visit, metres from "
-        "the elevator or days without confirmation.")
+        "the elevator, days without confirmation or hours since the "
+        "repair was reported.")
     limit = fields.Float("Limit", digits=(16, 1), readonly=True)
     description = fields.Function(fields.Char("Description"),
         'get_description')
@@ -184,7 +189,7 @@ class Warning_(Workflow, ModelSQL, ModelView):
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         table = cls.__table__()
-        now = (now or dt.datetime.now()).replace(microsecond=0)
+        now = (now or clock.now()).replace(microsecond=0)
         cursor.execute(*table.select(Max(table.id)))
         watermark = cursor.fetchone()[0] or 0
         order_ids = [o.id for o in orders] if orders is not None else None
@@ -194,6 +199,7 @@ class Warning_(Workflow, ModelSQL, ModelView):
         if orders is None:
             cls._scan_unconfirmed(now)
             cls._scan_overdue(now)
+            cls._scan_repair_overdue(now)
         cursor.execute(*table.select(table.id,
                 where=table.id > watermark))
         new_ids = [i for i, in cursor]
@@ -302,6 +308,36 @@ class Warning_(Workflow, ModelSQL, ModelView):
                 Literal(None), Literal(None), Literal(days), Literal('open'),
                 where=where)
             cursor.execute(*table.insert(cls._columns(table), query))
+
+    @classmethod
+    def _scan_repair_overdue(cls, now):
+        """Repair orders not done by their deadline: one warning each,
+        measured in hours since the report against the hours allowed."""
+        pool = Pool()
+        Repair = pool.get('elevator.repair.order')
+        table = cls.__table__()
+        existing = cls.__table__()
+        repair = Repair.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*repair.select(repair.id, repair.elevator,
+                repair.maintenance_unit, repair.district,
+                repair.reported_at, repair.deadline,
+                where=repair.state.in_(OVERDUE_STATES)
+                & (repair.deadline != Null) & (repair.deadline < now)
+                & ~Exists(existing.select(Literal(1),
+                        where=(existing.repair_order == repair.id)
+                        & (existing.type == 'repair_overdue')))))
+        user = Transaction().user
+        rows = []
+        for id_, elevator, firm, district, reported, deadline in cursor:
+            reported, deadline = to_datetime(reported), to_datetime(deadline)
+            rows.append([user, now, 'repair_overdue', elevator, None, id_,
+                    firm, district, now, None,
+                    round((now - reported).total_seconds() / 3600, 1),
+                    round((deadline - reported).total_seconds() / 3600, 1),
+                    'open'])
+        for batch in grouped_slice(rows, INSERT_BATCH):
+            cursor.execute(*table.insert(cls._columns(table), list(batch)))
 
     @classmethod
     def _scan_overdue(cls, now):

@@ -119,6 +119,13 @@ class Feedback(Workflow, ModelSQL, ModelView):
     text = fields.Text("Text", required=True,
         states={'readonly': Eval('id', -1) >= 0},
         help="As typed by the submitter; shown as plain text.")
+    urgent = fields.Boolean("Urgent",
+        states={
+            'readonly': ~Eval('state').in_(OPEN_STATES),
+            'invisible': Eval('type') != 'fault_report',
+            },
+        help="The elevator is stopped or unsafe (said by the submitter or "
+        "the regulator): its repair gets the shorter deadline.")
     photos = fields.One2Many('elevator.public.feedback.photo', 'feedback',
         "Photos", readonly=True)
     client_key = fields.Char("Client Key", readonly=True,
@@ -245,6 +252,10 @@ class Feedback(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_replied_late(cls):
+        return False
+
+    @classmethod
+    def default_urgent(cls):
         return False
 
     @fields.depends('type', 'assigned_to')
@@ -400,6 +411,9 @@ class Feedback(Workflow, ModelSQL, ModelView):
         if not to_write:
             return
         cls.write(*to_write)
+        cls.open_repair([f for f in cls.browse([f.id for f in feedbacks])
+                if f.type == 'fault_report'
+                and f.assigned_to == 'maintenance_unit'])
         user = Transaction().user
         with Transaction().set_user(0):
             cls._notify_units(feedbacks,
@@ -472,7 +486,7 @@ class Feedback(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Photo = pool.get('elevator.public.feedback.photo')
         allowed = {'type', 'elevator', 'contact_phone', 'text', 'channel',
-            'client_key'}
+            'client_key', 'urgent'}
         feedback, = cls.create([{k: v for k, v in values.items()
                     if k in allowed}])
         if photos:
@@ -483,7 +497,16 @@ class Feedback(Workflow, ModelSQL, ModelView):
                         } for name, data in photos[:PHOTOS_MAX]])
         if feedback.type == 'rescue_request':
             cls.open_rescue([feedback])
+        elif feedback.type == 'fault_report':
+            cls.open_repair([feedback])
         return feedback
+
+    @classmethod
+    def open_repair(cls, feedbacks):
+        """Pass fault reports on to the elevator's maintenance firm as
+        repair orders with a deadline. Without the maintenance module the
+        report is handled by its reply only; the maintenance module
+        overrides this."""
 
     @classmethod
     def open_rescue(cls, feedbacks):

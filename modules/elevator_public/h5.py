@@ -1,5 +1,7 @@
 """HTML of the public H5 pages (phones, WeChat's browser): server-rendered,
 no script, no external resource, every value escaped with h()."""
+import datetime as dt
+
 from trytond.i18n import gettext
 
 from trytond.modules.elevator.web.text import h, paragraphs
@@ -179,6 +181,8 @@ class Page:
             '<section class="card"><h2>' + h(t('elevator_info')) + '</h2><dl>'
             + row(t('rescue_code'), h(card['rescue_code'] or ''))
             + row(t('registration_code'), h(card['registration_code']))
+            + row(t('certificate_number'),
+                h(card.get('certificate_number') or t('none')))
             + row(t('category'), h(card['category_name']))
             + row(t('place'), h(place or t('none')))
             + row(t('district'), h(card['district'] or t('none')))
@@ -198,7 +202,11 @@ class Page:
                     or t('no_record')))
             + row(t('monitored'), h(t('yes') if card['monitored']
                     else t('no')))
-            + '</dl></section>')
+            + '</dl></section>'
+            '<section class="card" id="repairs"><h2>'
+            + h(t('repair_records')) + '</h2>'
+            + repair_table(card.get('repairs') or [])
+            + '</section>')
         links = [
             ('complaint', t('complaint'), 'btn'),
             ('fault', t('fault_report'), 'btn'),
@@ -218,7 +226,7 @@ class Page:
             f'{h(t("articles_title"))}</a></section>')
         return self.render(t('card_title'), body, back=self.url())
 
-    def maintenance(self, code, items):
+    def maintenance(self, code, items, repairs=None):
         if items is None:
             body = f'<div class="card">{h(t("maintenance_unavailable"))}</div>'
         elif not items:
@@ -231,6 +239,10 @@ class Page:
                 f'<th>{h(t("date"))}</th><th>{h(t("type"))}</th>'
                 f'<th>{h(t("state"))}</th></tr></thead>'
                 f'<tbody>{rows}</tbody></table></div>')
+        if items is not None:
+            body += ('<section class="card" id="repairs"><h2>'
+                f'{h(t("repair_records"))}</h2>'
+                f'{repair_table(repairs or [])}</section>')
         return self.render(t('maintenance_records'), body,
             back=self.url('e', code))
 
@@ -258,7 +270,13 @@ class Page:
             f'<input type="file" id="photos" name="photos" '
             f'accept="image/jpeg,image/png,image/webp" multiple>'
             f'<p class="hint">{h(t("photos_hint", max=PHOTOS_MAX))}</p>'
-            '<div class="trap" aria-hidden="true"><label for="website">'
+            + (f'<label for="urgent"><input type="checkbox" id="urgent" '
+                f'name="urgent" value="1"'
+                f'{" checked" if values.get("urgent") else ""}> '
+                f'{h(t("urgent_label"))}</label>'
+                f'<p class="hint">{h(t("urgent_hint"))}</p>'
+                if kind == 'fault' else '')
+            + '<div class="trap" aria-hidden="true"><label for="website">'
             'Website</label><input type="text" id="website" name="website" '
             'tabindex="-1" autocomplete="off"></div>'
             f'<button class="btn{" btn-red" if kind == "rescue" else ""}" '
@@ -292,6 +310,23 @@ class Page:
                         (t('deadline'), _when(result['deadline'])),
                         ] if value)
                 + '</dl>')
+            repair = result.get('repair')
+            if repair:
+                body += (f'<h2>{h(t("repair"))}</h2><dl id="follow-repair">'
+                    + ''.join(
+                        f'<div><dt>{h(label)}</dt><dd>{h(value)}</dd></div>'
+                        for label, value in [
+                            (t('number'), repair['number']),
+                            (t('repair_state'), repair['state_name']),
+                            (t('urgent'), t('yes') if repair['urgent']
+                                else ''),
+                            (t('repair_deadline'),
+                                _when(repair['deadline'])),
+                            (t('repair_overdue'), t('yes')
+                                if repair['overdue'] else ''),
+                            (t('repair_done'), _when(repair['done_at'])),
+                            ] if value)
+                    + '</dl>')
             if result.get('reply'):
                 body += (f'<h2>{h(t("reply"))}</h2>'
                     f'<div id="follow-reply">{paragraphs(result["reply"])}'
@@ -400,8 +435,28 @@ class Page:
 
 
 def _when(value):
+    "A time as the routes give it (ISO text with the Putian offset)."
     if not value:
         return ''
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if hasattr(value, 'strftime'):
         return value.strftime('%Y-%m-%d %H:%M')
     return str(value)
+
+
+def repair_table(repairs):
+    "Repair records of an elevator: day reported, kind, state."
+    if not repairs:
+        return f'<p class="hint">{h(t("no_record"))}</p>'
+    rows = ''.join(
+        f'<tr><td>{h(r["date"])}</td><td>{h(r["kind_name"])}'
+        + (f' · {h(t("urgent"))}' if r['urgent'] else '')
+        + f'</td><td>{h(r["state_name"])}</td></tr>' for r in repairs)
+    return ('<table><thead><tr>'
+        f'<th>{h(t("date"))}</th><th>{h(t("kind"))}</th>'
+        f'<th>{h(t("state"))}</th></tr></thead>'
+        f'<tbody>{rows}</tbody></table>')

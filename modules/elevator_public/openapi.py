@@ -34,6 +34,17 @@ DATE = {'type': 'string', 'format': 'date'}
 DATE_NULL = {**DATE, 'nullable': True}
 DATETIME_NULL = {'type': 'string', 'format': 'date-time', 'nullable': True}
 
+REPAIR = _object({
+        'date': DATE,
+        'kind': _string(description="Where the repair came from: fault "
+            "(report of the public), iot, complaint, rescue, other"),
+        'kind_name': _string(),
+        'urgent': {'type': 'boolean'},
+        'state': _string(),
+        'state_name': _string(),
+        'done_date': DATE_NULL,
+        })
+
 SCHEMAS = {
     'Error': _object({
             'error': _object({
@@ -49,6 +60,9 @@ SCHEMAS = {
     'Elevator': _object({
             'registration_code': _string(),
             'rescue_code': _string(nullable=True),
+            'certificate_number': _string(nullable=True,
+                description="Number of the use registration certificate "
+                "(使用登记证编号)"),
             'category': _string(),
             'category_name': _string(),
             'state': _string(enum=['draft', 'in_use', 'suspended',
@@ -64,6 +78,9 @@ SCHEMAS = {
                     'type': _string(),
                     'type_name': _string(),
                     }, nullable=True),
+            'repairs': {'type': 'array', 'items': REPAIR,
+                'description': "Newest repair orders (at most 5), not "
+                "cancelled"},
             'inspection': _object({
                     'last_date': DATE_NULL,
                     'conclusion': _string(nullable=True),
@@ -97,6 +114,7 @@ SCHEMAS = {
                         'duration_minutes': {'type': 'integer',
                             'nullable': True},
                         })},
+            'repairs': {'type': 'array', 'items': REPAIR},
             }),
     'FeedbackInput': {
         'type': 'object',
@@ -111,6 +129,9 @@ SCHEMAS = {
             'photos': {'type': 'array', 'maxItems': PHOTOS_MAX,
                 'items': _string(format='byte',
                     description="JPEG, PNG or WebP, at most 2 MB")},
+            'urgent': {'type': 'boolean', 'description': "Fault report: "
+                "the elevator is stopped or unsafe (shorter repair "
+                "deadline)"},
             },
         'required': ['type', 'elevator', 'contact_phone', 'text'],
         'additionalProperties': False,
@@ -134,6 +155,16 @@ SCHEMAS = {
             'resolution': _string(nullable=True),
             'resolution_name': _string(nullable=True),
             'photo_count': {'type': 'integer', 'minimum': 0},
+            'urgent': {'type': 'boolean'},
+            'repair': _object({
+                    'number': _string(),
+                    'state': _string(),
+                    'state_name': _string(),
+                    'urgent': {'type': 'boolean'},
+                    'deadline': DATETIME_NULL,
+                    'overdue': {'type': 'boolean'},
+                    'done_at': DATETIME_NULL,
+                    }, nullable=True),
             }),
     'RatingInput': {
         'type': 'object',
@@ -225,7 +256,8 @@ PATHS = {
             }},
     '/elevators/{code}/maintenance': {'get': {
             'operationId': 'getMaintenance',
-            'summary': "Recent finished maintenance of an elevator",
+            'summary': "Recent finished maintenance and repair orders of "
+            "an elevator",
             'parameters': [CODE, LANG],
             'responses': {
                 '200': _ok("Newest first, at most 10", 'MaintenanceList'),

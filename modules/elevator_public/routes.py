@@ -288,9 +288,11 @@ def api_maintenance(request, pool, code):
         raise HTTPError(404, 'unknown_elevator', service.msg(
                 'elevator_unknown'))
     items = service.maintenance(pool, elevator, Transaction().language)
+    repairs = service.repairs(pool, elevator, Transaction().language)
     return json_response({
             'available': items is not None,
             'items': items or [],
+            'repairs': repairs or [],
             }, max_age=CARD_MAX_AGE)
 
 
@@ -340,6 +342,9 @@ def _followed(pool, feedback):
     data = service.feedback_public(pool, feedback, Transaction().language)
     for name in ['submitted_at', 'deadline', 'replied_at', 'closed_at']:
         data[name] = local(data[name])
+    if data['repair']:
+        for name in ['deadline', 'done_at']:
+            data['repair'][name] = local(data['repair'][name])
     return data
 
 
@@ -559,7 +564,9 @@ def h5_maintenance(request, pool, code):
         raise HTTPError(404, 'unknown_elevator', service.msg(
                 'elevator_unknown'))
     items = service.maintenance(pool, elevator, Transaction().language)
-    return html(page(pool, pool.database_name).maintenance(code, items))
+    repairs = service.repairs(pool, elevator, Transaction().language)
+    return html(page(pool, pool.database_name).maintenance(code, items,
+            repairs))
 
 
 FORM_KINDS = {
@@ -595,6 +602,8 @@ def h5_feedback(request, pool, code, kind):
         'contact_phone': form.get('contact_phone', ''),
         'text': form.get('text', ''),
         }
+    if kind == 'fault':
+        values['urgent'] = bool(form.get('urgent'))
     if form.get('website'):
         # The hidden trap field: a robot filled it in.
         raise HTTPError(422, 'invalid', service.msg('rejected'))
@@ -653,9 +662,7 @@ def h5_follow(request, pool):
     if feedback is None:
         return html(p.follow(number=number,
                 error=service.msg('follow_not_found')), status=404)
-    return html(p.follow(number=number,
-            result=service.feedback_public(pool, feedback,
-                Transaction().language)))
+    return html(p.follow(number=number, result=_followed(pool, feedback)))
 
 
 @app.route(H5 + '/e/<code>/rate', methods=['GET', 'POST'])

@@ -39,6 +39,10 @@ MAINTENANCE_DONE = ['done', 'confirmed']
 # Without a rule of the maintenance module (the card asks the rules).
 MAINTENANCE_GAP = dt.timedelta(days=15)
 MAINTENANCE_LIST = 10
+# Repair orders shown: newest first, on the card and on the records page.
+CARD_REPAIRS = 5
+REPAIR_LIST = 10
+REPAIR_HIDDEN = ['cancelled']
 CODE_MAX = 64
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
 PHOTO_MAX_SIDE = 1600
@@ -107,6 +111,12 @@ def labels(pool, language):
                 definitions['type']['selection'])
             result['maintenance_state'] = dict(
                 definitions['state']['selection'])
+        Repair = get_model(pool, 'elevator.repair.order')
+        if Repair is not None:
+            definitions = Repair.fields_get(['source', 'state'])
+            result['repair_source'] = dict(
+                definitions['source']['selection'])
+            result['repair_state'] = dict(definitions['state']['selection'])
         result['safety_status'] = {s: msg(f'safety_{s}')
             for s in SAFETY_STATUSES}
         result['safety_note'] = {n: msg(f'note_{n}') for n in SAFETY_NOTES}
@@ -156,7 +166,8 @@ def _card_query(pool, code):
             condition=elevator.maintenance_unit == maintenance_unit.id))
     columns = [
         elevator.id, elevator.registration_code, elevator.rescue_code,
-        elevator.category, elevator.state, elevator.building,
+        elevator.certificate_number, elevator.category, elevator.state,
+        elevator.building,
         elevator.has_video, elevator.last_inspection_date,
         elevator.last_inspection_conclusion, elevator.next_inspection_date,
         elevator.inspection_status,
@@ -164,7 +175,8 @@ def _card_query(pool, code):
         user_unit.name, user_unit.public_phone,
         maintenance_unit.name, maintenance_unit.public_phone,
         ]
-    names = ['id', 'registration_code', 'rescue_code', 'category', 'state',
+    names = ['id', 'registration_code', 'rescue_code', 'certificate_number',
+        'category', 'state',
         'building', 'has_video', 'last_inspection_date',
         'last_inspection_conclusion', 'next_inspection_date',
         'inspection_status', 'place', 'district', 'user_unit',
@@ -259,7 +271,13 @@ def card(pool, code, language=DEFAULT_LANGUAGE, today=None):
     row = cursor.fetchone()
     if row is None:
         return None
-    return _card(dict(zip(names, row)), labels(pool, language), today)
+    label = labels(pool, language)
+    result = _card(dict(zip(names, row)), label, today)
+    repair_sql = _compiled_repair_query(pool)
+    if repair_sql[0] is not None:
+        cursor.execute(*_repair_params(repair_sql, row[0]))
+        result['repairs'] = repair_items(cursor.fetchall(), label)
+    return result
 
 
 def fast_card(pool, code, language=DEFAULT_LANGUAGE):
@@ -277,7 +295,9 @@ def fast_card(pool, code, language=DEFAULT_LANGUAGE):
     label = _labels.get(_labels_key(pool, language))
     connections = _read_connections.get(database)
     if (connections is None or key not in _card_sql or label is None
-            or _card_sql[key][0] != id(pool.get('elevator.elevator'))):
+            or _card_sql[key][0] != id(pool.get('elevator.elevator'))
+            or _repair_sql.get(database, (None,))[0] != id(
+                pool.get('elevator.elevator'))):
         from trytond import backend
         with Transaction().start(database, 0, readonly=True,
                 autocommit=True, context={'language': language}):
@@ -289,18 +309,99 @@ def fast_card(pool, code, language=DEFAULT_LANGUAGE):
     _, sql, params, index, names = _card_sql[key]
     params = list(params)
     params[index] = code
+    repair_sql = _repair_sql[database][1:]
+    repairs = None
     connection = connections.get()
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
+            if row is not None and repair_sql[0] is not None:
+                cursor.execute(*_repair_params(repair_sql, row[0]))
+                repairs = cursor.fetchall()
     except Exception:
         connection.close()
         raise
     connections.put(connection)
     if row is None:
         return None
-    return _card(dict(zip(names, row)), label, None)
+    result = _card(dict(zip(names, row)), label, None)
+    if repairs is not None:
+        result['repairs'] = repair_items(repairs, label)
+    return result
+
+
+_repair_sql = {}
+_ELEVATOR = '\x00elevator\x00'
+
+
+def _repair_query(Repair, elevator_id, limit):
+    "Published columns of the elevator's repair orders, newest first."
+    repair = Repair.__table__()
+    return repair.select(repair.reported_at, repair.source, repair.urgent,
+        repair.state, repair.check_out,
+        where=(repair.elevator == elevator_id)
+        & ~repair.state.in_(REPAIR_HIDDEN),
+        order_by=[repair.reported_at.desc, repair.id.desc], limit=limit)
+
+
+def _compiled_repair_query(pool):
+    """(SQL text, parameters, index of the elevator's place) of the card's
+    repair records, built once per database like the card query; (None,
+    None, None) when the maintenance module is not activated."""
+    generation = id(pool.get('elevator.elevator'))
+    compiled = _repair_sql.get(pool.database_name)
+    if compiled is None or compiled[0] != generation:
+        Repair = get_model(pool, 'elevator.repair.order')
+        if Repair is None:
+            compiled = (generation, None, None, None)
+        else:
+            sql, params = tuple(_repair_query(Repair, _ELEVATOR,
+                    CARD_REPAIRS))
+            params = list(params)
+            compiled = (generation, sql, params, params.index(_ELEVATOR))
+        _repair_sql[pool.database_name] = compiled
+    return compiled[1:]
+
+
+def _repair_params(compiled, elevator_id):
+    sql, params, index = compiled
+    params = list(params)
+    params[index] = elevator_id
+    return sql, params
+
+
+def repair_items(rows, label):
+    """What the public sees of repair orders: the day reported (Putian
+    time), the kind (source, urgent), the state and the day done; no
+    technician, no description."""
+    from trytond.modules.elevator_maintenance.common import local_date
+    items = []
+    for reported_at, source, urgent, state, check_out in rows:
+        items.append({
+                'date': _iso(local_date(reported_at)),
+                'kind': source,
+                'kind_name': label.get('repair_source', {}).get(
+                    source, source),
+                'urgent': bool(urgent),
+                'state': state,
+                'state_name': label.get('repair_state', {}).get(
+                    state, state),
+                'done_date': _iso(local_date(check_out)),
+                })
+    return items
+
+
+def repairs(pool, elevator_id, language=DEFAULT_LANGUAGE,
+        limit=REPAIR_LIST):
+    """Recent repair orders of the elevator (not cancelled), newest
+    first; None when the maintenance module is not activated."""
+    Repair = get_model(pool, 'elevator.repair.order')
+    if Repair is None:
+        return None
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*_repair_query(Repair, elevator_id, limit))
+    return repair_items(cursor.fetchall(), labels(pool, language))
 
 
 class _ReadConnections:
@@ -357,6 +458,7 @@ def _card(row, label, today):
     return {
         'registration_code': row['registration_code'],
         'rescue_code': row['rescue_code'],
+        'certificate_number': row['certificate_number'] or None,
         'category': row['category'],
         'category_name': label['category'].get(row['category'], ''),
         'state': row['state'],
@@ -368,6 +470,7 @@ def _card(row, label, today):
         'maintenance_unit': _unit(row['maintenance_unit'],
             row['maintenance_unit_phone']),
         'last_maintenance': last_maintenance,
+        'repairs': [],
         'inspection': {
             'last_date': _iso(row['last_inspection_date']),
             'conclusion': conclusion,
@@ -513,7 +616,7 @@ def validate_feedback(pool, data, photos=None):
     """Check a submission of the public; return (values, photos) ready for
     Feedback.submit or raise HTTPError 422 naming the field."""
     _check_fields(data, ['type', 'elevator', 'contact_phone', 'text',
-            'photos'])
+            'photos', 'urgent'])
     type_ = data.get('type')
     if type_ is None or type_ == '':
         raise field_error('type', 'required')
@@ -525,6 +628,11 @@ def validate_feedback(pool, data, photos=None):
     except TextError as error:
         raise field_error('contact_phone', error.reason)
     text = _text(data, 'text', TEXT_MAX, True, multiline=True)
+    urgent = data.get('urgent', False)
+    if urgent is None:
+        urgent = False
+    if not isinstance(urgent, bool):
+        raise field_error('urgent', 'invalid')
     if photos is None:
         raw = data.get('photos') or []
         if not isinstance(raw, list):
@@ -549,6 +657,7 @@ def validate_feedback(pool, data, photos=None):
         'elevator': elevator,
         'contact_phone': phone,
         'text': text,
+        'urgent': urgent and type_ == 'fault_report',
         }, images
 
 
@@ -646,6 +755,26 @@ def feedback_public(pool, feedback, language=DEFAULT_LANGUAGE):
         'resolution_name': label['feedback_resolution'].get(
             feedback.resolution) or None,
         'photo_count': len(feedback.photos),
+        'urgent': bool(feedback.urgent),
+        'repair': repair_public(feedback, label),
+        }
+
+
+def repair_public(feedback, label):
+    """The repair order a fault report was passed to, as the submitter
+    follows it: number, state, deadline, when done; None without one."""
+    repair = getattr(feedback, 'repair_order', None)
+    if not repair:
+        return None
+    return {
+        'number': repair.number,
+        'state': repair.state,
+        'state_name': label.get('repair_state', {}).get(
+            repair.state, repair.state),
+        'urgent': bool(repair.urgent),
+        'deadline': repair.deadline,
+        'overdue': bool(repair.overdue),
+        'done_at': repair.check_out,
         }
 
 

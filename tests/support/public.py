@@ -200,14 +200,15 @@ def database_copy(suffix):
 class Server:
     "trytond serving a database on a free port of the loopback."
 
-    def __init__(self, database, limits=None, name='server'):
-        base = public_database()
+    def __init__(self, database, limits=None, name='server', workdir=None):
+        "workdir: for a database not copied from public_database()."
+        if workdir is None:
+            workdir = public_database()['workdir']
         self.database = database
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.api = f'{self.url}/{database}/elevator/public/v1'
         self.h5 = f'{self.url}/{database}/elevator/h5'
-        workdir = base['workdir']
         conf = _config(workdir, f'{name}-{self.port}', self.port, limits)
         self.log = workdir / f'{name}-{self.port}.log'
         env = _env(workdir)

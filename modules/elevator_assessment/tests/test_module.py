@@ -607,6 +607,14 @@ class AssessmentTestCase(LocaleTestMixin, ModuleTestCase):
         Contract.propose([accepted])
         Contract.accept([accepted])
         self.assertEqual(accepted.state, 'active')
+        # The refused grades are data: refusing only C lets firm A in.
+        Configuration = pool.get('elevator.assessment.configuration')
+        config = Configuration(1)
+        self.assertEqual(tuple(config.contract_refused_grades), ('D',))
+        config.contract_refused_grades = ['C']
+        config.save()
+        Contract.propose([Contract(refused.id)])
+        self.assertEqual(Contract(refused.id).state, 'proposed')
 
     @with_transaction()
     def test_grade_thresholds_configurable(self):

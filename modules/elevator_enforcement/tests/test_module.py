@@ -431,6 +431,46 @@ class ElevatorEnforcementTestCase(LocaleTestMixin, ModuleTestCase):
                     '未安装远程监测装置', 'draft'))
             self.assertEqual(Case.search([]), [case])
 
+    @with_transaction()
+    def test_repair_overdue_case(self):
+        "A repair not done by its deadline: a warning, then a case"
+        pool = Pool()
+        Repair = pool.get('elevator.repair.order')
+        Warning_ = pool.get('elevator.maintenance.warning')
+        Case = pool.get('elevator.enforcement.case')
+        world = create_world()
+        lift = world['lifts'][0]
+        repair, = Repair.create([{'elevator': lift.id,
+                    'description': '门机故障',
+                    'reported_at': clock.now() - dt.timedelta(hours=30)}])
+        self.assertEqual(repair.maintenance_unit, world['firm'])
+        self.assertEqual(repair.deadline - repair.reported_at,
+            dt.timedelta(hours=24))
+        self.assertTrue(repair.overdue)
+        Warning_.scan(now=clock.now(), notify=False)
+        warning, = Warning_.search([('type', '=', 'repair_overdue')])
+        self.assertEqual((warning.repair_order, warning.maintenance_unit,
+                warning.value, warning.limit),
+            (repair, world['firm'], 30.0, 24.0))
+        regulator = create_user('chengxiang', 'group_district_regulator',
+            regions=[world['chengxiang']])
+        firm = create_user('firm1', 'group_firm_manager',
+            units=[world['firm']])
+        with as_user(firm):
+            with self.assertRaises(AccessButtonError):
+                Warning_.open_case([Warning_(warning.id)])
+        with as_user(regulator):
+            Warning_.open_case([Warning_(warning.id)])
+            case = Warning_(warning.id).case
+            self.assertEqual((case.source, case.origin, case.party,
+                    case.elevator, case.district, case.state),
+                ('repair_overdue', warning, world['firm'], lift,
+                    world['chengxiang'], 'draft'))
+            self.assertIn(world['firm'].name, case.facts)
+        # Once: the scan again raises nothing, the case is not doubled.
+        self.assertEqual(Warning_.scan(now=clock.now(), notify=False), [])
+        self.assertEqual(Case.search([]), [case])
+
 
 class EnforcementAssessmentTestCase(ModuleTestCase):
     "Test Elevator Enforcement with the district assessment"
@@ -471,6 +511,46 @@ class EnforcementAssessmentTestCase(ModuleTestCase):
             {world['chengxiang'].id: (1, 2)})
         self.assertEqual(Case.rectification_rates(),
             {world['chengxiang'].id: (2, 1, Decimal('50.0'))})
+
+    @with_transaction()
+    def test_credit_grade_weighs_in_inspection_plan(self):
+        "The elevators of a firm graded C weigh more, as configured"
+        pool = Pool()
+        Inspection = pool.get('elevator.supervision.inspection')
+        Evaluation = pool.get('elevator.credit.evaluation')
+        Configuration = pool.get('elevator.assessment.configuration')
+        world = create_world()
+        lifts = world['lifts']
+        ids = [lifts[0].id, lifts[2].id, lifts[4].id]
+        self.assertEqual(Inspection.risk_weights(ids), {
+                lifts[0].id: (1, []), lifts[2].id: (2, ['unmonitored']),
+                lifts[4].id: (1, [])})
+        # The firm of lifts 1 and 2 graded C, the idle firm (lift 5) A;
+        # a draft grade D of the firm does not count, only published ones.
+        old, c, a, draft = Evaluation.create([
+                {'maintenance_unit': world['firm'].id, 'year': 2024,
+                    'grade': 'A'},
+                {'maintenance_unit': world['firm'].id, 'year': 2025,
+                    'grade': 'C'},
+                {'maintenance_unit': world['idle'].id, 'year': 2025,
+                    'grade': 'A'},
+                {'maintenance_unit': world['firm'].id, 'year': 2026,
+                    'grade': 'D'},
+                ])
+        Evaluation.publish([old, c, a])
+        self.assertEqual(Inspection.risk_weights(ids), {
+                lifts[0].id: (2, ['credit_grade']),
+                lifts[2].id: (2, ['unmonitored']),
+                lifts[4].id: (1, [])})
+        config = Configuration(1)
+        self.assertEqual(tuple(config.inspection_weighted_grades), ('C', 'D'))
+        config.inspection_grade_weight = 3
+        config.save()
+        self.assertEqual(Inspection.risk_weights(ids)[lifts[0].id],
+            (3, ['credit_grade']))
+        config.inspection_weighted_grades = ['D']
+        config.save()
+        self.assertEqual(Inspection.risk_weights(ids)[lifts[0].id], (1, []))
 
 
 del ModuleTestCase

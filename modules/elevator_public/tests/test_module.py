@@ -136,8 +136,15 @@ class ElevatorPublicTestCase(LocaleTestMixin, ModuleTestCase):
         values, images = service.validate_feedback(pool, good)
         self.assertEqual(values, {'type': 'complaint',
                 'elevator': elevator.id, 'contact_phone': '13812345678',
-                'text': '门 <b>关不上</b>'})
+                'text': '门 <b>关不上</b>', 'urgent': False})
         self.assertEqual(images, [])
+        # Urgent: a fault report only, a boolean only.
+        values, _ = service.validate_feedback(pool, {**good,
+                'type': 'fault_report', 'urgent': True})
+        self.assertIs(values['urgent'], True)
+        values, _ = service.validate_feedback(pool, {**good,
+                'urgent': True})
+        self.assertIs(values['urgent'], False)
         for change, field in [
                 ({'type': 'praise'}, 'type'),
                 ({'type': None}, 'type'),
@@ -152,6 +159,8 @@ class ElevatorPublicTestCase(LocaleTestMixin, ModuleTestCase):
                 ({'photos': ['aGVsbG8=']}, 'photos'),
                 ({'photos': ['aGVsbG8='] * 4}, 'photos'),
                 ({'name': 'Zhang San'}, 'name'),
+                ({'urgent': 'yes'}, 'urgent'),
+                ({'urgent': 1}, 'urgent'),
                 ]:
             with self.subTest(change=change):
                 with self.assertRaises(HTTPError) as context:
