@@ -139,7 +139,7 @@ def counts(database):
     models = ['elevator.elevator', 'elevator.region', 'elevator.place',
         'party.party', 'party.identifier', 'res.user', 'elevator.inspection',
         'res.user-elevator.region', 'res.user-elevator.unit',
-        'res.user-res.group']
+        'res.user-res.group', 'elevator.insurance.policy']
     with tryton_env.transaction(database, readonly=True) as pool:
         return {m: pool.get(m).search_count([]) for m in models}
 

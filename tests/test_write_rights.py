@@ -25,7 +25,10 @@ MODULES = ALL_MODULES
 ELEVATORS = 20
 # One demo user of each non-admin role.
 USERS = ['city', 'chengxiang', 'hanjiang', 'dispatcher', 'firm1', 'tech1', 'property1',
-    'fire', 'finance', 'auditor']
+    'fire', 'finance', 'auditor',
+    # The other parties of the notice (issue 17).
+    'agency1', 'street1', 'housing', 'emergency', 'association', 'insurer1',
+    'investor1']
 # Workflow fields not named state.
 OTHER_FIELDS = {'elevator.rescue.dispatch': 'outcome'}
 # The users' language: the refusals are read in Chinese.

@@ -9,7 +9,8 @@ USCC_TYPE = 'cn_vat'
 
 ROLES = [
     'is_user_unit', 'is_maintenance_unit', 'is_manufacturer',
-    'is_inspection_agency', 'is_property_company', 'is_investor']
+    'is_inspection_agency', 'is_property_company', 'is_investor',
+    'is_insurer']
 
 
 class Party(metaclass=PoolMeta):
@@ -23,6 +24,8 @@ class Party(metaclass=PoolMeta):
     is_inspection_agency = fields.Boolean("Inspection Agency")
     is_property_company = fields.Boolean("Property Company")
     is_investor = fields.Boolean("Investor")
+    is_insurer = fields.Boolean("Insurer",
+        help="Issues elevator safety liability policies (保险+服务).")
     licence_number = fields.Char("Licence Number",
         states={'invisible': Not(Eval('is_maintenance_unit', False))},
         help="Special-equipment production licence of the maintenance unit.")

@@ -23,7 +23,9 @@ LANGUAGE = 'zh_CN'
 BATCH = 1000
 
 # login, name, group (module elevator), scope: district code, 'firm' (the
-# first demo maintenance firm) or 'property' (the demo property company).
+# first demo maintenance firm), 'property' (the demo property company) or,
+# linked once the registry and the module demos are loaded (see
+# ensure_party_scopes), 'agency', 'street', 'insurer', 'investor'.
 USERS = [
     ('admin', '系统管理员', 'group_admin', None),
     ('city', '莆田市市场监管局（市级监管）', 'group_city_regulator', None),
@@ -40,7 +42,19 @@ USERS = [
     ('fire', '消防救援', 'group_fire', None),
     ('finance', '财政经办', 'group_finance', None),
     ('auditor', '审计员', 'group_auditor', None),
+    # The other parties of the notice (issue 17).
+    ('agency1', '检验检测机构 检验员', 'group_agency', 'agency'),
+    ('street1', '乡镇（街道）办 工作人员', 'group_street', 'street'),
+    ('housing', '住房和城乡建设局', 'group_housing', None),
+    ('emergency', '应急管理局', 'group_emergency', None),
+    ('association', '电梯行业协会', 'group_association', None),
+    ('insurer1', '保险机构 业务员', 'group_insurer', 'insurer'),
+    ('investor1', '物联网终端投资单位', 'group_investor', 'investor'),
     ]
+# The demo insurer of insurer1 and the demo investor of investor1 (one of
+# the investors of demo_elevator_iot).
+DEMO_INSURER = '中国太平洋财产保险股份有限公司莆田中心支公司'
+DEMO_INVESTOR = '莆田市国有资产投资经营集团有限公司'
 
 
 def add_parser(subparsers):
@@ -119,9 +133,111 @@ def load_demo(pool, elevators=2000, seed=1, progress=None, today=None):
     result = RegistryLoader(pool, progress=progress).load(
         world.registry_rows())
     ensure_inspections(pool, world)
+    ensure_insurance(pool, world)
     transaction.commit()
     load_module_demos(pool, world)
+    ensure_party_scopes(pool, world)
+    transaction.commit()
     return world, result
+
+
+def demo_street(world):
+    """The town or street of street1: the one with the most orphan
+    elevators (三无电梯) of the demo."""
+    parents = {r.code: r.parent for r in world.regions}
+    levels = {r.code: r.level for r in world.regions}
+    counts = {}
+    for values in world.elevators:
+        code = values['region']
+        while code in levels and levels[code] != 'town':
+            code = parents.get(code)
+        if code in levels:
+            counts[code] = counts.get(code, 0) + (
+                100 if values['orphan'] else 1)
+    return max(sorted(counts), key=lambda c: counts[c])
+
+
+def ensure_insurance(pool, world):
+    """The demo insurer and its elevator safety liability policies for
+    about one elevator in use in five (保险+服务); elevators already insured
+    are left alone, so a second run adds nothing."""
+    Party = pool.get('party.party')
+    Elevator = pool.get('elevator.elevator')
+    Policy = pool.get('elevator.insurance.policy')
+    insurers = Party.search([('name', '=', DEMO_INSURER)], limit=1)
+    if insurers:
+        insurer, = insurers
+    else:
+        insurer, = Party.create([{'name': DEMO_INSURER, 'is_insurer': True}])
+    rnd = random.Random(world.seed * 6151 + 29)
+    candidates = [v['registration_code'] for v in world.elevators
+        if v['state'] == 'in_use']
+    chosen = sorted(rnd.sample(candidates,
+            min(len(candidates), max(5, len(candidates) // 5))))
+    today = world.today
+    vlist = []
+    for i in range(0, len(chosen), BATCH):
+        for elevator in Elevator.search([
+                    ('registration_code', 'in', chosen[i:i + BATCH]),
+                    ('insurance_policies', '=', None),
+                    ], order=[('registration_code', 'ASC')]):
+            start = today - dt.timedelta(days=rnd.randint(0, 300))
+            vlist.append({
+                    'insurer': insurer.id,
+                    'elevator': elevator.id,
+                    'number': f'PDZA{start.year}3503{len(vlist) + 1:08d}',
+                    'cover_amount': rnd.choice([500000, 1000000, 2000000]),
+                    'start_date': start,
+                    'end_date': start.replace(year=start.year + 1)
+                    - dt.timedelta(days=1),
+                    })
+    for i in range(0, len(vlist), BATCH):
+        Policy.create(vlist[i:i + BATCH])
+    return len(vlist)
+
+
+def ensure_party_scopes(pool, world):
+    """Link agency1, street1, insurer1 and investor1 to their party or
+    region, once these exist (the investors come with the IoT demo)."""
+    Party = pool.get('party.party')
+    Region = pool.get('elevator.region')
+    User = pool.get('res.user')
+    units = {}
+    from trytond.modules.elevator.party import USCC_TYPE
+    agencies = Party.search([
+            ('identifiers', 'where', [
+                    ('type', '=', USCC_TYPE),
+                    ('code_compact', '=', world.agency.uscc),
+                    ]),
+            ], limit=1)
+    if agencies:
+        units['agency'] = agencies[0]
+    for key, domain in [
+            ('insurer', [('name', '=', DEMO_INSURER)]),
+            ('investor', [('name', '=', DEMO_INVESTOR),
+                    ('is_investor', '=', True)]),
+            ]:
+        found = Party.search(domain, order=[('id', 'ASC')], limit=1)
+        if found:
+            units[key] = found[0]
+    streets = Region.search([('code', '=', demo_street(world))], limit=1)
+    users = {u.login: u for u in User.search([
+                ('login', 'in', [login for login, *_ in USERS]),
+                ])}
+    args = []
+    for login, _, _, scope in USERS:
+        user = users.get(login)
+        if not user:
+            continue
+        if scope in units and units[scope] not in user.elevator_units:
+            args.extend([[user], {
+                        'elevator_units': [('add', [units[scope].id])]}])
+        elif (scope == 'street' and streets
+                and streets[0] not in user.elevator_regions):
+            args.extend([[user], {
+                        'elevator_regions': [('add', [streets[0].id])]}])
+    if args:
+        User.write(*args)
 
 
 # Demo data of the other modules, in dependency order: the module, the
