@@ -140,6 +140,10 @@ Every demo user has the password: $PASSWORD
   tech1 tech2                                  its technicians
   property1                                    property company / user unit
   fire finance auditor                         fire rescue, finance clerk, auditor
+  city2 finance2                               second city regulator, second finance clerk
+  agency1 street1 housing emergency            inspection agency, town/street office,
+                                               housing department, emergency management
+  association insurer1 investor1               industry association, insurer, IoT investor
 Running beside the server: trytond-cron (escalation, offline detection,
 planning, warnings, retention, the outbox's queued messages; the SMS
 provider of the demo writes to the logs), the MQTT bridge, a device simulation and
